@@ -1,0 +1,43 @@
+# Two commands on a fresh machine with Python 3.11+:
+#   make run    set up .venv and start the Domain Check desktop app
+#   make test   set up .venv and run lint, types, the import boundary and every test
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed-stamp
+
+.PHONY: run cli test lint typecheck pytest bench system-deps clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+system-deps:
+	@./scripts/install-system-deps.sh
+
+run: $(STAMP) system-deps
+	$(BIN)/domaincheck-desktop $(ARGS)
+
+# The CLI on the bundled sample list (real network: run it on your own machine).
+cli: $(STAMP)
+	$(BIN)/domaincheck check -f resources/sample-domains.txt $(ARGS)
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+typecheck: $(STAMP)
+	$(BIN)/mypy
+
+pytest: $(STAMP) system-deps
+	QT_QPA_PLATFORM=offscreen $(BIN)/python -m pytest $(PYTEST_ARGS)
+
+test: lint typecheck pytest
+
+bench: $(STAMP)
+	$(BIN)/python bench/check_speed.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache build dist

@@ -1,0 +1,106 @@
+"""Dependencies shared by the routes, as ``Annotated`` aliases.
+
+Everything a route needs comes through here (settings, a database session, the
+mailer, analytics, the clock, the core checker's settings), so tests swap any of
+them with ``app.dependency_overrides``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from datetime import datetime
+from functools import lru_cache
+from typing import Annotated
+
+from fastapi import Depends, HTTPException, Request, status
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from sqlalchemy.orm import Session
+
+from backend import crud
+from backend.analytics import Analytics
+from backend.config import BackendSettings, get_settings
+from backend.email import Mailer
+from backend.models import Subscriber
+from backend.security import hash_client_address, hash_token
+from core.config import Settings as CoreSettings
+from core.models import utcnow
+
+SettingsDep = Annotated[BackendSettings, Depends(get_settings)]
+
+
+def get_session(request: Request) -> Iterator[Session]:
+    with request.app.state.sessionmaker() as session:
+        yield session
+
+
+SessionDep = Annotated[Session, Depends(get_session)]
+
+
+def get_mailer(request: Request) -> Mailer:
+    mailer: Mailer = request.app.state.mailer
+    return mailer
+
+
+MailerDep = Annotated[Mailer, Depends(get_mailer)]
+
+
+def get_analytics(request: Request) -> Analytics:
+    analytics: Analytics = request.app.state.analytics
+    return analytics
+
+
+AnalyticsDep = Annotated[Analytics, Depends(get_analytics)]
+
+
+def get_clock() -> Callable[[], datetime]:
+    return utcnow
+
+
+ClockDep = Annotated[Callable[[], datetime], Depends(get_clock)]
+
+
+@lru_cache
+def get_core_settings() -> CoreSettings:
+    """How ``/api/check`` and the reminders check: the core's ``DOMAINCHECK_*``."""
+    return CoreSettings.from_env()
+
+
+CoreSettingsDep = Annotated[CoreSettings, Depends(get_core_settings)]
+
+
+def get_client_ip_hash(request: Request, settings: SettingsDep) -> str | None:
+    """A keyed hash of the client address (for per-IP limits; the IP is not kept)."""
+    address = request.client.host if request.client else None
+    if settings.trust_forwarded_for:
+        forwarded = request.headers.get("x-forwarded-for", "")
+        first = forwarded.split(",")[0].strip()
+        address = first or address
+    if not address:
+        return None
+    return hash_client_address(settings.otp_secret_bytes, address)
+
+
+ClientIpHashDep = Annotated[str | None, Depends(get_client_ip_hash)]
+
+_bearer = HTTPBearer(auto_error=False, description="The management token from register.")
+
+
+def get_current_subscriber(
+    session: SessionDep,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> Subscriber:
+    subscriber = None
+    if credentials is not None and credentials.scheme.lower() == "bearer":
+        subscriber = crud.get_subscriber_by_token(
+            session, token_hash=hash_token(credentials.credentials)
+        )
+    if subscriber is None:
+        raise HTTPException(
+            status_code=status.HTTP_401_UNAUTHORIZED,
+            detail={"message": "missing or invalid management token"},
+            headers={"WWW-Authenticate": "Bearer"},
+        )
+    return subscriber
+
+
+CurrentSubscriber = Annotated[Subscriber, Depends(get_current_subscriber)]

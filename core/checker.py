@@ -1,0 +1,178 @@
+"""The concurrent engine: many targets, TLS and RDAP overlapped, results streamed.
+
+``Checker.stream()`` runs a fixed pool of ``concurrency`` worker tasks that pull
+targets from one shared iterator, so memory stays flat however many targets there
+are: at most ``concurrency`` checks and ``concurrency`` finished results are alive at
+once. Results come out in completion order, so a front end can show each row as
+soon as it is known. Cancelling the consumer (or leaving the ``async for``) cancels
+every check in flight.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import logging
+from collections.abc import AsyncIterator, Callable, Iterable, Sequence, Sized
+from datetime import datetime
+from types import TracebackType
+
+from core.config import Settings
+from core.models import CertInfo, CheckResult, Registration, Target, utcnow
+from core.rdap import RdapClient
+from core.tls import TlsChecker
+
+log = logging.getLogger(__name__)
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Progress:
+    """How far a run has got; ``total`` is ``None`` for an unsized iterable."""
+
+    done: int
+    total: int | None
+
+
+ProgressCallback = Callable[[Progress], None]
+
+
+class Checker:
+    """Checks targets with one shared TLS checker and RDAP client.
+
+    Use as an async context manager so the clients are closed::
+
+        async with Checker(settings) as checker:
+            async for result in checker.stream(targets):
+                ...
+
+    ``tls`` and ``rdap`` can be injected (tests, the backend); injected clients are
+    not closed by the checker.
+    """
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        tls: TlsChecker | None = None,
+        rdap: RdapClient | None = None,
+        clock: Callable[[], datetime] = utcnow,
+    ) -> None:
+        self.settings = settings
+        self._clock = clock
+        self._owns_tls = tls is None and settings.check_tls
+        self._owns_rdap = rdap is None and settings.check_rdap
+        self._tls = (
+            tls
+            if tls is not None
+            else (TlsChecker.from_settings(settings) if settings.check_tls else None)
+        )
+        self._rdap = (
+            rdap
+            if rdap is not None
+            else (RdapClient.from_settings(settings) if settings.check_rdap else None)
+        )
+
+    async def __aenter__(self) -> Checker:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        if self._owns_tls and self._tls is not None:
+            self._tls.close()
+        if self._owns_rdap and self._rdap is not None:
+            await self._rdap.aclose()
+
+    async def check(self, target: Target) -> CheckResult:
+        """Check one target: TLS and RDAP at the same time. Never raises for a bad host."""
+        checked_at = self._clock()
+        tls_info, registration = await asyncio.gather(
+            self._check_tls(target), self._lookup_registration(target)
+        )
+        return CheckResult(
+            target=target,
+            tls=tls_info,
+            registration=registration,
+            checked_at=checked_at,
+            threshold_days=self.settings.threshold_days,
+        )
+
+    async def _check_tls(self, target: Target) -> CertInfo | None:
+        if self._tls is None:
+            return None
+        try:
+            return await self._tls.check(target)
+        except Exception as exc:  # a bug must cost one row, not the whole run
+            log.exception("TLS check of %s failed unexpectedly", target)
+            return CertInfo(error=f"unexpected error ({type(exc).__name__})")
+
+    async def _lookup_registration(self, target: Target) -> Registration | None:
+        if self._rdap is None:
+            return None
+        try:
+            return await self._rdap.lookup(target)
+        except Exception as exc:
+            log.exception("RDAP lookup of %s failed unexpectedly", target)
+            return Registration(error=f"unexpected error ({type(exc).__name__})")
+
+    async def stream(
+        self, targets: Iterable[Target], *, on_progress: ProgressCallback | None = None
+    ) -> AsyncIterator[CheckResult]:
+        """Yield a result for every target as soon as it is known (completion order)."""
+        total = len(targets) if isinstance(targets, Sized) else None
+        pending = iter(targets)
+        worker_count = (
+            self.settings.concurrency if total is None else min(self.settings.concurrency, total)
+        )
+        if worker_count == 0:
+            return
+        finished: asyncio.Queue[CheckResult | None] = asyncio.Queue(maxsize=worker_count)
+
+        async def worker() -> None:
+            try:
+                for target in pending:  # one shared iterator: each target taken once
+                    await finished.put(await self.check(target))
+            except Exception:  # check() never raises; this guards against a hang
+                log.exception("checker worker stopped unexpectedly")
+            await finished.put(None)  # "this worker is done"; not reached when cancelled
+
+        workers = [asyncio.create_task(worker()) for _ in range(worker_count)]
+        done = 0
+        running = worker_count
+        try:
+            while running:
+                item = await finished.get()
+                if item is None:
+                    running -= 1
+                    continue
+                done += 1
+                if on_progress is not None:
+                    on_progress(Progress(done, total))
+                yield item
+        finally:
+            for task in workers:
+                task.cancel()
+            await asyncio.gather(*workers, return_exceptions=True)
+
+
+async def check_all(
+    targets: Sequence[Target],
+    settings: Settings,
+    *,
+    on_progress: ProgressCallback | None = None,
+    **checker_kwargs: object,
+) -> list[CheckResult]:
+    """Check every target and return the results in input order."""
+    order = {target.key: index for index, target in enumerate(targets)}
+    results: list[CheckResult] = []
+    async with Checker(settings, **checker_kwargs) as checker:  # type: ignore[arg-type]
+        async for result in checker.stream(targets, on_progress=on_progress):
+            results.append(result)
+    results.sort(key=lambda r: order.get(r.target.key, len(order)))
+    return results

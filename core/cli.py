@@ -1,0 +1,351 @@
+"""``domaincheck``: the command-line front end and its output layer.
+
+Scripts, cron jobs and monitoring depend on this contract, so it is kept exactly:
+the options, the JSON/CSV shapes (``core.report``) and the exit codes (0 valid,
+1 expiring, 2 expired or invalid, 3 could not be checked, 64 usage or input-file
+error). Results go to stdout; progress, rejected lines and errors go to stderr.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import dataclasses
+import json
+import logging
+import os
+import shutil
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import NoReturn, TextIO
+
+from core import __version__
+from core.checker import Checker, Progress
+from core.config import Settings, parse_connect_rules
+from core.domains import ParseResult, merge, parse_lines, read_file, read_stream
+from core.errors import DomainCheckError, InputFileError, UsageError
+from core.models import CheckResult, InputError, Status, summarize, utcnow
+from core.report import EXIT_USAGE, exit_code, iso, report_document, write_csv
+
+PROG = "domaincheck"
+PROGRESS_INTERVAL_SECONDS = 0.1
+EXIT_INTERRUPTED = 130
+EXIT_INTERNAL = 70
+
+_COLOURS = {
+    Status.VALID: "32",  # green
+    Status.EXPIRING: "33",  # yellow
+    Status.EXPIRED: "31;1",  # bold red
+    Status.INVALID: "31",  # red
+    Status.ERROR: "35",  # magenta
+    Status.UNKNOWN: "2",  # dim
+}
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, but usage errors exit 64 (EX_USAGE) as the contract says."""
+
+    def error(self, message: str) -> NoReturn:
+        self.print_usage(sys.stderr)
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {message}\n")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog=PROG,
+        description="Know before your TLS certificates and domain registrations expire.",
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    check = commands.add_parser(
+        "check",
+        help="check certificates and registrations",
+        description=(
+            "Check TLS certificate and domain registration expiry. Exit status: 0 all valid, "
+            "1 some expiring, 2 some expired or invalid, 3 some could not be checked, "
+            "64 usage or input-file error."
+        ),
+    )
+    check.add_argument("targets", nargs="*", metavar="TARGET", help="domain, host:port or URL")
+    check.add_argument(
+        "-f",
+        "--file",
+        dest="files",
+        action="append",
+        default=[],
+        metavar="FILE",
+        help="read targets from a .txt/.csv file ('-' = stdin)",
+    )
+    check.add_argument(
+        "--threshold",
+        type=int,
+        metavar="DAYS",
+        help="days before expiry that count as expiring (default 30)",
+    )
+    check.add_argument("--format", choices=("table", "json", "csv"), default="table")
+    check.add_argument(
+        "--timeout",
+        type=float,
+        metavar="SECONDS",
+        help="limit for one host's whole check (default 10)",
+    )
+    check.add_argument(
+        "--concurrency", type=int, metavar="N", help="hosts checked at once (default 200)"
+    )
+    check.add_argument(
+        "--ca-file",
+        type=Path,
+        metavar="PEM",
+        help="extra CA certificates to trust besides the system store",
+    )
+    check.add_argument(
+        "--connect-to",
+        action="append",
+        default=[],
+        metavar="HOST:PORT:TARGET_HOST:TARGET_PORT",
+        help="connect to TARGET instead of HOST:PORT (like curl); repeatable",
+    )
+    check.add_argument(
+        "--rdap-bootstrap", metavar="FILE_OR_URL", help="IANA RDAP bootstrap file or URL"
+    )
+    check.add_argument("--no-tls", action="store_true", help="skip the certificate check")
+    check.add_argument("--no-rdap", action="store_true", help="skip the registration check")
+    return parser
+
+
+def settings_from_args(args: argparse.Namespace, env: dict[str, str] | None = None) -> Settings:
+    """``DOMAINCHECK_*`` variables, overridden by whatever options were given."""
+    base = Settings.from_env(os.environ if env is None else env)
+    changes: dict[str, object] = {}
+    if args.threshold is not None:
+        changes["threshold_days"] = args.threshold
+    if args.timeout is not None:
+        changes["timeout_seconds"] = args.timeout
+    if args.concurrency is not None:
+        changes["concurrency"] = args.concurrency
+    if args.ca_file is not None:
+        changes["ca_file"] = args.ca_file
+    if args.connect_to:  # options first: the first matching rule wins
+        changes["connect_to"] = parse_connect_rules(args.connect_to) + base.connect_to
+    if args.rdap_bootstrap is not None:
+        changes["rdap_bootstrap"] = args.rdap_bootstrap
+    if args.no_tls:
+        changes["check_tls"] = False
+    if args.no_rdap:
+        changes["check_rdap"] = False
+    return dataclasses.replace(base, **changes)  # type: ignore[arg-type]
+
+
+def read_targets(args: argparse.Namespace, stdin: TextIO) -> ParseResult:
+    parts = [parse_lines(args.targets, source="<args>")] if args.targets else []
+    for name in args.files:
+        if name == "-":
+            parts.append(read_stream(stdin.buffer, source="<stdin>"))
+        else:
+            parts.append(read_file(name))
+    return merge(parts)
+
+
+class _ProgressLine:
+    """``Checking… 120 of 1,000`` on a terminal's stderr, at most 10 times a second."""
+
+    def __init__(self, stream: TextIO) -> None:
+        self._stream = stream
+        self._enabled = stream.isatty()
+        self._last = 0.0
+        self._shown = False
+
+    def __call__(self, progress: Progress) -> None:
+        if not self._enabled:
+            return
+        now = time.monotonic()
+        if now - self._last < PROGRESS_INTERVAL_SECONDS and progress.done != progress.total:
+            return
+        self._last = now
+        total = f" of {progress.total:,}" if progress.total else ""
+        self._stream.write(f"\rChecking… {progress.done:,}{total}")
+        self._stream.flush()
+        self._shown = True
+
+    def clear(self) -> None:
+        if self._shown:
+            self._stream.write("\r\033[K")
+            self._stream.flush()
+
+
+async def run_checks(
+    parsed: ParseResult, settings: Settings, on_progress: _ProgressLine
+) -> list[CheckResult]:
+    order = {target.key: i for i, target in enumerate(parsed.targets)}
+    results: list[CheckResult] = []
+    async with Checker(settings) as checker:
+        async for result in checker.stream(parsed.targets, on_progress=on_progress):
+            results.append(result)
+    results.sort(key=lambda r: order[r.target.key])
+    return results
+
+
+def _date(moment: object) -> str:
+    text = iso(moment) if moment is not None else None  # type: ignore[arg-type]
+    return text[:10] if text else "—"
+
+
+def _truncate(text: str, width: int) -> str:
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def render_table(results: Sequence[CheckResult], *, colour: bool, width: int) -> str:
+    """A human table, worst first within input order preserved per status."""
+    headers = ("STATUS", "DOMAIN", "DAYS", "CERT EXPIRES", "REG EXPIRES", "ISSUER", "PROBLEM")
+    rows: list[tuple[Status, tuple[str, ...]]] = []
+    for r in results:
+        domain = r.target.display if r.target.port == 443 else f"{r.target.display}:{r.target.port}"
+        days = "—" if r.days_left is None else str(r.days_left)
+        issuer = (r.tls.issuer or "") if r.tls and r.tls.error is None else ""
+        reg = _date(r.registration.expires) if r.registration else "—"
+        if r.registration and r.registration.expires is None:
+            reg = "unknown" if r.registration.unknown else "error"
+        rows.append(
+            (
+                r.status,
+                (
+                    r.status.value,
+                    domain,
+                    days,
+                    _date(r.tls_expiry),
+                    reg,
+                    _truncate(issuer, 28),
+                    r.problem,
+                ),
+            )
+        )
+    widths = [len(h) for h in headers]
+    for _, cells in rows:
+        for i, cell in enumerate(cells[:-1]):
+            widths[i] = max(widths[i], len(cell))
+    used = sum(widths[:-1]) + 2 * (len(headers) - 1)
+    problem_width = max(20, width - used)
+
+    def line(cells: Sequence[str]) -> str:
+        padded = [cell.ljust(widths[i]) for i, cell in enumerate(cells[:-1])]
+        return "  ".join([*padded, _truncate(cells[-1], problem_width)]).rstrip()
+
+    out = [line(headers)]
+    for status, cells in rows:
+        text = line(cells)
+        if colour:
+            status_cell = cells[0].ljust(widths[0])
+            text = f"\033[{_COLOURS[status]}m{status_cell}\033[0m" + text[len(status_cell) :]
+        out.append(text)
+    return "\n".join(out)
+
+
+def render_summary(results: Sequence[CheckResult], seconds: float) -> str:
+    counts = summarize(r.status for r in results)
+    names = {Status.ERROR: "errors" if counts[Status.ERROR] != 1 else "error"}
+    parts = [
+        f"{counts[s]} {names.get(s, s.value)}"
+        for s in (
+            Status.VALID,
+            Status.EXPIRING,
+            Status.EXPIRED,
+            Status.INVALID,
+            Status.ERROR,
+            Status.UNKNOWN,
+        )
+        if counts[s] or s is Status.VALID
+    ]
+    noun = "domain" if len(results) == 1 else "domains"
+    return f"{' · '.join(parts)}  ({len(results)} {noun} in {seconds:.1f} s)"
+
+
+def format_input_error(error: InputError) -> str:
+    return f"{error.source}:{error.line}: {error.text!r}: {error.error}"
+
+
+def _write(stream: TextIO, text: str) -> None:
+    stream.write(text)
+    if not text.endswith("\n"):
+        stream.write("\n")
+
+
+def command_check(args: argparse.Namespace, stdout: TextIO, stderr: TextIO, stdin: TextIO) -> int:
+    settings = settings_from_args(args)
+    parsed = read_targets(args, stdin)
+    if args.format == "table":
+        for error in parsed.errors:
+            _write(stderr, f"{PROG}: skipped {format_input_error(error)}")
+    if not parsed.targets:
+        if not args.targets and not args.files:
+            raise UsageError("no domains given: name them, or use -f FILE (-f - for stdin)")
+        raise UsageError("nothing to check: every line of the input was rejected")
+
+    started = time.monotonic()
+    checked_at = utcnow()
+    progress = _ProgressLine(stderr)
+    try:
+        results = asyncio.run(run_checks(parsed, settings, progress))
+    finally:
+        progress.clear()
+    elapsed = time.monotonic() - started
+
+    if args.format == "json":
+        document = report_document(results, parsed.errors, settings.threshold_days, checked_at)
+        json.dump(document, stdout, ensure_ascii=False, indent=2)
+        stdout.write("\n")
+    elif args.format == "csv":
+        write_csv(results, stdout)
+    else:
+        colour = stdout.isatty() and "NO_COLOR" not in os.environ
+        width = shutil.get_terminal_size((120, 24)).columns
+        _write(stdout, render_table(results, colour=colour, width=width))
+        _write(stdout, render_summary(results, elapsed))
+    stdout.flush()
+    return exit_code(results)
+
+
+def main(
+    argv: Sequence[str] | None = None,
+    *,
+    stdout: TextIO | None = None,
+    stderr: TextIO | None = None,
+    stdin: TextIO | None = None,
+) -> int:
+    """Run the CLI; returns the exit status (the console script passes it to exit)."""
+    stdout = stdout or sys.stdout
+    stderr = stderr or sys.stderr
+    stdin = stdin or sys.stdin
+    logging.basicConfig(level=logging.WARNING, format=f"{PROG}: %(message)s", stream=stderr)
+    args = build_parser().parse_args(argv)
+    try:
+        if args.command == "check":
+            return command_check(args, stdout, stderr, stdin)
+        raise UsageError(f"unknown command {args.command!r}")  # argparse prevents this
+    except (UsageError, InputFileError) as exc:
+        _write(stderr, f"{PROG}: {exc}")
+        return EXIT_USAGE
+    except DomainCheckError as exc:
+        _write(stderr, f"{PROG}: {exc}")
+        return EXIT_INTERNAL
+    except KeyboardInterrupt:
+        _write(stderr, f"{PROG}: interrupted")
+        return EXIT_INTERRUPTED
+    except BrokenPipeError:  # `domaincheck check … | head`
+        with open(os.devnull, "w") as devnull:
+            os.dup2(devnull.fileno(), sys.stdout.fileno())
+        return 0
+    except Exception as exc:  # never a traceback in front of a person
+        if os.environ.get("DOMAINCHECK_DEBUG"):
+            raise
+        _write(
+            stderr,
+            f"{PROG}: internal error ({type(exc).__name__}: {exc}); "
+            "set DOMAINCHECK_DEBUG=1 for details and please report it",
+        )
+        return EXIT_INTERNAL
+
+
+if __name__ == "__main__":
+    sys.exit(main())
