@@ -197,7 +197,7 @@ def _truncate(text: str, width: int) -> str:
 
 
 def render_table(results: Sequence[CheckResult], *, colour: bool, width: int) -> str:
-    """A human table, worst first within input order preserved per status."""
+    """A human table in input order; ``width`` bounds the last (problem) column."""
     headers = ("STATUS", "DOMAIN", "DAYS", "CERT EXPIRES", "REG EXPIRES", "ISSUER", "PROBLEM")
     rows: list[tuple[Status, tuple[str, ...]]] = []
     for r in results:
@@ -298,8 +298,10 @@ def command_check(args: argparse.Namespace, stdout: TextIO, stderr: TextIO, stdi
     elif args.format == "csv":
         write_csv(results, stdout)
     else:
-        colour = stdout.isatty() and "NO_COLOR" not in os.environ
-        width = shutil.get_terminal_size((120, 24)).columns
+        on_terminal = stdout.isatty()
+        colour = on_terminal and "NO_COLOR" not in os.environ
+        # Fit the problem column to a terminal; never cut what goes to a file or pipe.
+        width = shutil.get_terminal_size((120, 24)).columns if on_terminal else 10_000
         _write(stdout, render_table(results, colour=colour, width=width))
         _write(stdout, render_summary(results, elapsed))
     stdout.flush()
