@@ -242,6 +242,11 @@ def add_subscriptions(
     session.expire(subscriber, ["subscriptions"])
 
 
+def count_subscriptions(session: Session, *, subscriber: Subscriber) -> int:
+    query = select(func.count()).where(Subscription.subscriber_id == subscriber.id)
+    return session.scalar(query) or 0
+
+
 def replace_subscriptions(
     session: Session, *, subscriber: Subscriber, targets: Sequence[Target], now: datetime
 ) -> None:

@@ -100,7 +100,13 @@ def request_code(
     latest = crud.latest_otp(session, email=email)
     if latest is not None:
         resend_at = latest.created_at + timedelta(seconds=OTP_RESEND_SECONDS)
-        live = latest.used_at is None and latest.expires_at > now
+        # A code out of tries is dead: "already sent" would leave the user stuck
+        # with it until it expires.
+        live = (
+            latest.used_at is None
+            and latest.expires_at > now
+            and latest.attempts < OTP_MAX_ATTEMPTS
+        )
         if now < resend_at or (live and not force_new):
             session.rollback()
             analytics.capture("otp_generated", {"operation": operation, "status": "already_sent"})
@@ -130,7 +136,8 @@ def request_code(
         crud.delete_otp(session, otp_id=row.id)
         session.commit()
         analytics.capture(
-            "otp_email_failed", {"operation": operation, "error_type": type(exc.__cause__).__name__}
+            "otp_email_failed",
+            {"operation": operation, "error_type": type(exc.__cause__ or exc).__name__},
         )
         raise MailNotSent(str(exc)) from exc
     analytics.capture("otp_email_sent", {"operation": operation})

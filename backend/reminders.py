@@ -411,6 +411,50 @@ def send_pending(
     return sent, failed
 
 
+def _take_lease(
+    session_factory: sessionmaker[Session], *, owner: str, now: datetime, duration: timedelta
+) -> bool:
+    with session_factory() as session:
+        return acquire_lease(session, owner=owner, now=now, duration=duration)
+
+
+def _census(session_factory: sessionmaker[Session]) -> tuple[list[Target], int]:
+    """The distinct watched targets and the number of subscribers."""
+    with session_factory() as session:
+        targets = _watched_targets(session)
+        subscribers = len(list(session.scalars(select(Subscriber.id))))
+        session.rollback()
+    return targets, subscribers
+
+
+def _queue(
+    session_factory: sessionmaker[Session],
+    *,
+    owner: str,
+    lease: timedelta,
+    results: dict[tuple[str, int], CheckResult],
+    settings: BackendSettings,
+    clock: Callable[[], datetime],
+) -> int:
+    with session_factory() as session:
+        acquire_lease(session, owner=owner, now=clock(), duration=lease)  # renew
+        return queue_reminders(session, results=results, settings=settings, now=clock())
+
+
+def _prune(session_factory: sessionmaker[Session], *, now: datetime) -> None:
+    with session_factory() as session:
+        crud.prune(session, before=now - timedelta(days=1))
+        session.execute(delete(Reminder).where(Reminder.sent_at < now - RETENTION))
+        session.commit()
+
+
+def _release(
+    session_factory: sessionmaker[Session], *, owner: str, completed_at: datetime | None
+) -> None:
+    with session_factory() as session:
+        release_lease(session, owner=owner, completed_at=completed_at)
+
+
 async def run_checks(
     session_factory: sessionmaker[Session],
     *,
@@ -422,22 +466,24 @@ async def run_checks(
     clock: Callable[[], datetime] = utcnow,
     owner: str | None = None,
 ) -> RunStats:
-    """One reminder run (``domaincheck-backend run-checks`` and the in-process timer)."""
+    """One reminder run (``domaincheck-backend run-checks`` and the in-process timer).
+
+    The database work is blocking, so it runs in worker threads: in ``serve`` this
+    shares the event loop with the API, which must keep answering meanwhile.
+    """
     owner = owner or default_owner()
     stats = RunStats()
     lease = timedelta(seconds=settings.check_lease_seconds)
-    with session_factory() as session:
-        if not acquire_lease(session, owner=owner, now=clock(), duration=lease):
-            log.info("another replica is running the reminders; skipping")
-            stats.skipped = True
-            return stats
+    if not await asyncio.to_thread(
+        _take_lease, session_factory, owner=owner, now=clock(), duration=lease
+    ):
+        log.info("another replica is running the reminders; skipping")
+        stats.skipped = True
+        return stats
     started = time.monotonic()
     completed_at: datetime | None = None
     try:
-        with session_factory() as session:
-            targets = _watched_targets(session)
-            stats.subscribers = len(list(session.scalars(select(Subscriber.id))))
-            session.rollback()
+        targets, stats.subscribers = await asyncio.to_thread(_census, session_factory)
         stats.domains = len(targets)
         analytics.capture(
             "scheduled_check_started",
@@ -450,11 +496,15 @@ async def run_checks(
                 return await check_with_core(targets, check_settings)
 
         results = await check(targets) if targets else {}
-        with session_factory() as session:
-            acquire_lease(session, owner=owner, now=clock(), duration=lease)  # renew
-            stats.reminders_queued = queue_reminders(
-                session, results=results, settings=settings, now=clock()
-            )
+        stats.reminders_queued = await asyncio.to_thread(
+            _queue,
+            session_factory,
+            owner=owner,
+            lease=lease,
+            results=results,
+            settings=settings,
+            clock=clock,
+        )
         stats.emails_sent, stats.emails_failed = await asyncio.to_thread(
             send_pending,
             session_factory,
@@ -463,10 +513,7 @@ async def run_checks(
             owner=owner,
             clock=clock,
         )
-        with session_factory() as session:
-            crud.prune(session, before=clock() - timedelta(days=1))
-            session.execute(delete(Reminder).where(Reminder.sent_at < clock() - RETENTION))
-            session.commit()
+        await asyncio.to_thread(_prune, session_factory, now=clock())
         completed_at = clock()
     except Exception as exc:
         stats.duration_ms = int((time.monotonic() - started) * 1000)
@@ -476,8 +523,10 @@ async def run_checks(
         )
         raise
     finally:
-        with session_factory() as session:
-            release_lease(session, owner=owner, completed_at=completed_at)
+        # Shielded: a cancelled run (service stopping) must still hand the lease back.
+        await asyncio.shield(
+            asyncio.to_thread(_release, session_factory, owner=owner, completed_at=completed_at)
+        )
     stats.duration_ms = int((time.monotonic() - started) * 1000)
     analytics.capture(
         "scheduled_check_completed",
@@ -493,6 +542,13 @@ async def run_checks(
     return stats
 
 
+def _last_completed(session_factory: sessionmaker[Session]) -> datetime | None:
+    with session_factory() as session:
+        last = last_completed(session)
+        session.rollback()
+    return last
+
+
 async def scheduler_loop(
     session_factory: sessionmaker[Session],
     *,
@@ -506,9 +562,7 @@ async def scheduler_loop(
     """Run reminders every ``CHECK_INTERVAL_SECONDS`` (whichever replica gets there first)."""
     interval = timedelta(seconds=settings.check_interval_seconds)
     while True:
-        with session_factory() as session:
-            last = last_completed(session)
-            session.rollback()
+        last = await asyncio.to_thread(_last_completed, session_factory)
         now = clock()
         due_at = now if last is None else last + interval
         if due_at <= now:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import ipaddress
 from collections.abc import Sequence
 
-from core.domains import ParseResult, parse_lines
+from core.domains import ParseResult, parse_line, parse_lines
 from core.models import InputError, Target
 
 SOURCE = "domains"
@@ -33,10 +33,9 @@ def parse_domains(entries: Sequence[str], *, allow_private: bool) -> ParseResult
     for target in parsed.targets:
         if target.is_ip and not allow_private and not ipaddress.ip_address(target.host).is_global:
             number = _line_of(entries, target)
+            text = entries[number - 1].strip() if number else str(target)
             errors.append(
-                InputError(
-                    SOURCE, number, str(target), "private and loopback addresses are not checked"
-                )
+                InputError(SOURCE, number, text, "private and loopback addresses are not checked")
             )
         else:
             targets.append(target)
@@ -45,8 +44,13 @@ def parse_domains(entries: Sequence[str], *, allow_private: bool) -> ParseResult
 
 
 def _line_of(entries: Sequence[str], target: Target) -> int:
+    """The first entry that parses to ``target`` (the one the core kept)."""
     for number, entry in enumerate(entries, start=1):
-        if target.host in entry.lower():
+        try:
+            parsed = parse_line(entry)
+        except ValueError:
+            continue
+        if parsed is not None and parsed.key == target.key:
             return number
     return 0
 

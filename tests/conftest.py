@@ -18,12 +18,14 @@ _LOOPBACK_NAMES = {"localhost", "127.0.0.1", "::1", "ip6-localhost"}
 _real_getaddrinfo = socket.getaddrinfo
 
 
-def _guarded_getaddrinfo(host, *args, **kwargs):  # type: ignore[no-untyped-def]
+def _guarded_getaddrinfo(  # type: ignore[no-untyped-def]
+    host, port, family=0, type=0, proto=0, flags=0
+):
     name = host.decode() if isinstance(host, bytes) else host
     if name is None or name in _LOOPBACK_NAMES or name.startswith("127."):
-        return _real_getaddrinfo(host, *args, **kwargs)
+        return _real_getaddrinfo(host, port, family, type, proto, flags)
     try:  # numeric addresses never touch DNS
-        return _real_getaddrinfo(host, *args, flags=socket.AI_NUMERICHOST)
+        return _real_getaddrinfo(host, port, family, type, proto, flags | socket.AI_NUMERICHOST)
     except socket.gaierror:
         pass
     raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")

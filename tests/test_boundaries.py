@@ -71,3 +71,12 @@ def test_importing_all_of_core_loads_no_front_end() -> None:
     )
     assert out.stdout.strip() == ""
     assert len(modules) >= 8  # the check really imported the core
+
+
+def test_the_network_guard_refuses_real_names_and_keeps_loopback() -> None:
+    import socket
+
+    with pytest.raises(socket.gaierror):
+        socket.getaddrinfo("example.com", 443, flags=socket.AI_ADDRCONFIG)
+    assert socket.getaddrinfo("127.0.0.1", 443, type=socket.SOCK_STREAM)
+    assert socket.getaddrinfo("::1", 443, flags=socket.AI_NUMERICSERV)

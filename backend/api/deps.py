@@ -69,12 +69,18 @@ CoreSettingsDep = Annotated[CoreSettings, Depends(get_core_settings)]
 
 
 def get_client_ip_hash(request: Request, settings: SettingsDep) -> str | None:
-    """A keyed hash of the client address (for per-IP limits; the IP is not kept)."""
+    """A keyed hash of the client address (for per-IP limits; the IP is not kept).
+
+    Behind the one trusted proxy, the client is the *last* ``X-Forwarded-For`` entry:
+    the proxy appends the address it saw, while everything before it is whatever the
+    client chose to send (taking the first would let anyone pick a fresh "IP" per
+    request and walk past every per-IP limit).
+    """
     address = request.client.host if request.client else None
     if settings.trust_forwarded_for:
-        forwarded = request.headers.get("x-forwarded-for", "")
-        first = forwarded.split(",")[0].strip()
-        address = first or address
+        forwarded = ",".join(request.headers.getlist("x-forwarded-for"))
+        last = forwarded.rsplit(",", 1)[-1].strip()
+        address = last or address
     if not address:
         return None
     return hash_client_address(settings.otp_secret_bytes, address)

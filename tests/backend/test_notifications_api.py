@@ -204,3 +204,37 @@ def test_verify_attempts_are_rate_limited_per_ip(make_client, database_url):
     client = make_client(database_url, rate_limit_ip_verify_per_hour=3)
     statuses = [register(client, "123456").status_code for _ in range(4)]
     assert statuses == [403, 403, 403, 429]
+
+
+def test_registering_again_cannot_exceed_the_domain_cap(client, mailer, clock):
+    generate(client)
+    first = register(
+        client, mailer.codes_for(EMAIL)[0], domains=[f"d{i}.test" for i in range(1000)]
+    )
+    assert first.status_code == 200
+    clock.advance(seconds=61)
+    generate(client, force_new=True)
+    code = mailer.codes_for(EMAIL)[-1]
+    over = register(client, code, domains=["one-more.test"])
+    assert over.status_code == 422
+    assert over.json()["status"] == "error" and "at most 1000" in over.json()["message"]
+    headers = auth(first.json()["token"])
+    assert len(client.get("/api/notifications", headers=headers).json()["domains"]) == 1000
+    # Nothing was written and the code is still good for a request within the cap.
+    assert register(client, code, domains=["d0.test"]).status_code == 200
+
+
+def test_private_addresses_are_reported_on_their_own_line(client, mailer):
+    generate(client)
+    response = register(
+        client, mailer.codes_for(EMAIL)[0], domains=["example.com", " [::ffff:127.0.0.1] "]
+    )
+    assert response.status_code == 422
+    assert response.json()["errors"] == [
+        {
+            "source": "domains",
+            "line": 2,
+            "text": "[::ffff:127.0.0.1]",
+            "error": "private and loopback addresses are not checked",
+        }
+    ]

@@ -219,3 +219,33 @@ def test_secret_is_used(client, mailer, database_url):
     generate(client)
     code = mailer.codes_for(EMAIL)[0]
     assert stored_codes(database_url)[0].code_hash == hash_otp(TEST_SECRET.encode(), EMAIL, code)
+
+
+def test_forwarded_for_uses_the_address_the_proxy_saw(make_client, database_url):
+    # Behind the trusted proxy, only the last X-Forwarded-For entry is the proxy's word;
+    # a client that invents a new first entry per request is still one client.
+    client = make_client(database_url, trust_forwarded_for=True, rate_limit_ip_otp_per_hour=2)
+
+    def via_proxy(email, claimed, seen):
+        return client.post(
+            "/api/otp/generate",
+            json={"email": email, "operation": "register"},
+            headers={"X-Forwarded-For": f"{claimed}, {seen}"},
+        )
+
+    assert via_proxy("a@example.com", "1.1.1.1", "203.0.113.9").status_code == 200
+    assert via_proxy("b@example.com", "2.2.2.2", "203.0.113.9").status_code == 200
+    assert via_proxy("c@example.com", "3.3.3.3", "203.0.113.9").status_code == 429
+    assert via_proxy("c@example.com", "3.3.3.3", "198.51.100.7").status_code == 200
+
+
+def test_a_code_out_of_tries_is_replaced_without_force_new(client, mailer, clock):
+    generate(client)
+    code = mailer.codes_for(EMAIL)[0]
+    wrong = f"{(int(code) + 1) % 1_000_000:06d}"
+    for _ in range(5):
+        assert register(client, wrong).status_code == 403
+    clock.advance(seconds=61)
+    # The dead code must not count as "already sent": the user would be stuck with it.
+    assert generate(client).json()["status"] == "sent"
+    assert register(client, mailer.codes_for(EMAIL)[-1]).status_code == 200

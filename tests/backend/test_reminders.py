@@ -205,3 +205,46 @@ def test_state_is_recorded_for_the_api(setup, client, mailer):
             s.host: (s.last_status, s.last_days_left) for s in session.scalars(select(Subscription))
         }
     assert states == {"a.test": ("expiring", 10), "b.test": ("valid", 400)}
+
+
+def test_a_run_does_not_block_the_event_loop(setup, monkeypatch):
+    # In ``serve`` the run shares the event loop with the API: its database work
+    # (here made slow) must happen in worker threads while requests go on.
+    import time as time_module
+
+    from backend import reminders
+
+    world, _, sessions = setup
+    world.certs["a.test"] = (10, "aa")
+    real_queue = reminders.queue_reminders
+
+    def slow_queue(*args, **kwargs):
+        time_module.sleep(0.5)
+        return real_queue(*args, **kwargs)
+
+    monkeypatch.setattr(reminders, "queue_reminders", slow_queue)
+
+    async def scenario():
+        ticks = 0
+
+        async def ticker():
+            nonlocal ticks
+            while True:
+                await asyncio.sleep(0.01)
+                ticks += 1
+
+        task = asyncio.create_task(ticker())
+        stats = await run_checks(
+            sessions,
+            settings=make_settings("sqlite://"),
+            mailer=FakeMailer(),
+            analytics=NullAnalytics(),
+            check=world.check,
+            clock=world.clock,
+        )
+        task.cancel()
+        return stats, ticks
+
+    stats, ticks = asyncio.run(scenario())
+    assert stats.reminders_queued == 1
+    assert ticks >= 20

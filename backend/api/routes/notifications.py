@@ -18,7 +18,7 @@ from backend.api.deps import (
     SettingsDep,
 )
 from backend.api.errors import ERROR_RESPONSES, rate_limited
-from backend.config import BackendSettings
+from backend.config import MAX_DOMAINS, BackendSettings
 from backend.models import Subscriber
 from backend.schemas import (
     DomainStatePublic,
@@ -140,6 +140,23 @@ def register(
         session, email=body.email, threshold_days=body.threshold_days, now=now
     )
     crud.add_subscriptions(session, subscriber=subscriber, targets=targets, now=now)
+    watched = crud.count_subscriptions(session, subscriber=subscriber)
+    if watched > MAX_DOMAINS:
+        # Each request is capped, but registering again adds to the list: cap the sum
+        # too. Rolling back also leaves the code unspent, so a smaller retry works.
+        session.rollback()
+        analytics.capture(
+            "domain_registration_error",
+            {"error_type": "too_many_domains", "domain_count": len(targets)},
+        )
+        raise HTTPException(
+            status_code=status.HTTP_422_UNPROCESSABLE_CONTENT,
+            detail={
+                "message": f"an address can watch at most {MAX_DOMAINS} domains "
+                f"({watched} with these); remove some first",
+                "errors": [],
+            },
+        )
     token = generate_token()
     crud.add_token(session, subscriber=subscriber, token_hash=hash_token(token), now=now)
     session.commit()

@@ -1,0 +1,515 @@
+"""The application: wires the watchlist, the window, the worker, the tray and the scheduler.
+
+``DomainCheckApp`` is the one place that decides what user actions mean. Every
+collaborator that touches the outside world is a constructor argument (engine
+factory, watchlist, tray availability, timer, clock, message bridge), so tests build
+the real app against the loopback world and a fake clock.
+"""
+
+from __future__ import annotations
+
+import collections
+import dataclasses
+import json
+import logging
+from collections.abc import Callable, Iterable, Sequence
+from datetime import datetime, timedelta
+from pathlib import Path
+
+from PySide6.QtCore import QObject, Qt, QTimer, Signal
+from PySide6.QtGui import QCloseEvent
+from PySide6.QtWidgets import QApplication, QSystemTrayIcon
+
+from core import domains
+from core.config import Settings
+from core.errors import DomainCheckError, InputFileError
+from core.models import CheckResult, InputError, Status, Target, utcnow
+from core.report import report_document, write_csv
+from core.storage import StorageError, Watchlist
+from desktop import preferences as prefs_io
+from desktop.mainwindow import INPUT_SOURCE, MainWindow
+from desktop.messages import MessageBridge
+from desktop.preferences import Preferences, PreferencesDialog
+from desktop.results_model import ResultsModel
+from desktop.tray import (
+    PAUSE_REMINDERS,
+    Reminder,
+    Scheduler,
+    TimerLike,
+    Tray,
+    TrayState,
+    notification_text,
+    reminder_for,
+)
+from desktop.worker import CheckerFactory, CheckRunner, default_checker_factory
+
+log = logging.getLogger(__name__)
+
+META_LAST_CHECK = "last_full_check_at"
+META_PAUSED_UNTIL = "reminders_paused_until"
+META_TOLD_ABOUT_TRAY = "told_about_tray"
+META_DRAFT = "input_draft"
+#: Results taken into the table per turn of the event loop: a burst of hundreds is
+#: spread over several turns, so no single turn keeps the window from repainting.
+RESULTS_PER_TURN = 40
+
+
+def summary_text(counts: dict[Status, int], unchecked: int = 0) -> str:
+    """``12 valid · 3 expiring · 1 expired · 2 errors`` (zero counts left out)."""
+    parts = []
+    for status, singular, plural in (
+        (Status.VALID, "valid", "valid"),
+        (Status.EXPIRING, "expiring", "expiring"),
+        (Status.EXPIRED, "expired", "expired"),
+        (Status.INVALID, "invalid", "invalid"),
+    ):
+        if counts.get(status):
+            parts.append(f"{counts[status]:,} {singular if counts[status] == 1 else plural}")
+    errors = counts.get(Status.ERROR, 0) + counts.get(Status.UNKNOWN, 0)
+    if errors:
+        parts.append(f"{errors:,} error{'s' if errors != 1 else ''}")
+    if unchecked:
+        parts.append(f"{unchecked:,} not checked")
+    return " · ".join(parts)
+
+
+@dataclasses.dataclass
+class _Run:
+    """Book-keeping for the check in progress."""
+
+    targets: list[Target]
+    #: A check of the whole watchlist (resets the background schedule).
+    full: bool
+    reminders: list[Reminder] = dataclasses.field(default_factory=list)
+
+
+class DomainCheckApp(QObject):
+    """Signals:
+        check_finished(bool): a run ended; ``True`` if cancelled.
+        notified(str, str): a reminder notification (title, body) was shown.
+        quitting(): the app is shutting down (state saved, worker stopped).
+    """
+
+    check_finished = Signal(bool)
+    notified = Signal(str, str)
+    quitting = Signal()
+
+    def __init__(
+        self,
+        *,
+        settings: Settings | None = None,
+        watchlist: Watchlist | None = None,
+        preferences_path: Path | None = None,
+        checker_factory: CheckerFactory = default_checker_factory,
+        tray_available: bool | None = None,
+        timer: TimerLike | None = None,
+        clock: Callable[[], datetime] = utcnow,
+        messages: MessageBridge | None = None,
+        batch_interval_ms: int | None = None,
+        exit_app: Callable[[], None] | None = None,
+    ) -> None:
+        super().__init__()
+        self.messages = messages or MessageBridge(self)
+        self._clock = clock
+        #: Leaves the Qt event loop once everything is saved (tests pass a stub).
+        self._exit_app = exit_app or QApplication.quit
+        self._preferences_path = preferences_path
+        self.preferences = prefs_io.load(preferences_path)
+        self.base_settings = settings if settings is not None else self._settings_from_env()
+        self.watchlist = watchlist if watchlist is not None else self._open_watchlist()
+        self._closed = False
+        self._run: _Run | None = None
+        self._queued: list[Target] = []
+        self._last_input_errors: list[InputError] = []
+        self._last_notified_key: tuple[str, int] | None = None
+        self._incoming: collections.deque[CheckResult] = collections.deque()
+        self._drain_scheduled = False
+        #: ``cancelled`` of a run whose worker finished while results are still queued.
+        self._finished_pending: bool | None = None
+
+        self.model = ResultsModel(self)
+        self.model.set_rows((e.target, e.result) for e in self.watchlist.entries())
+        self.model.set_threshold(self.preferences.threshold_days)
+
+        self.window = MainWindow(self.model)
+        self.window.set_threshold(self.preferences.threshold_days)
+        self.window.input.setPlainText(self.watchlist.get_meta(META_DRAFT, "") or "")
+        self.window.close_handler = self._on_close
+        self.messages.shown.connect(self.window.show_message)
+
+        runner_kwargs = {} if batch_interval_ms is None else {
+            "batch_interval_ms": batch_interval_ms
+        }
+        self.runner = CheckRunner(checker_factory, parent=self, **runner_kwargs)
+        self.runner.results_ready.connect(self._on_results)
+        self.runner.progress.connect(self.window.set_progress)
+        self.runner.failed.connect(self.messages.error)
+        self.runner.finished.connect(self._on_run_finished)
+
+        if tray_available is None:
+            tray_available = QSystemTrayIcon.isSystemTrayAvailable()
+        self.tray: Tray | None = None
+        if tray_available:
+            self.tray = Tray(self._tray_state, clock=clock, parent=self)
+            self.tray.open_requested.connect(self.show_window)
+            self.tray.check_requested.connect(self.check_all)
+            self.tray.pause_requested.connect(self.pause_reminders)
+            self.tray.quit_requested.connect(self.quit)
+            self.tray.notification_clicked.connect(self._on_notification_clicked)
+        QApplication.setQuitOnLastWindowClosed(self.tray is None)
+
+        self.scheduler = Scheduler(
+            interval=timedelta(hours=self.preferences.check_interval_hours),
+            last_check_at=self.watchlist.get_time(META_LAST_CHECK),
+            timer=timer,
+            clock=clock,
+            parent=self,
+        )
+        self.scheduler.check_due.connect(self._on_check_due)
+
+        window = self.window
+        window.check_requested.connect(self.check_input)
+        window.cancel_requested.connect(self.cancel)
+        window.files_dropped.connect(self.add_files)
+        window.export_requested.connect(self.export)
+        window.remove_requested.connect(self.remove)
+        window.threshold_changed.connect(self.set_threshold)
+        window.preferences_requested.connect(self.open_preferences)
+        window.quit_requested.connect(self.quit)
+        self._refresh_summary()
+
+    # -- start-up ----------------------------------------------------------------------
+
+    def _settings_from_env(self) -> Settings:
+        try:
+            return Settings.from_env()
+        except DomainCheckError as exc:
+            self.messages.warning(f"Ignoring a DOMAINCHECK_* setting: {exc}")
+            return Settings()
+
+    def _open_watchlist(self) -> Watchlist:
+        try:
+            return Watchlist()
+        except StorageError as exc:
+            self.messages.error(
+                "The watchlist could not be opened; changes will not be saved.", str(exc)
+            )
+            return Watchlist(Path(":memory:"))
+
+    def start(self, files: Sequence[Path] = ()) -> None:
+        """Show the window (or only the tray), start the schedule, take in ``files``."""
+        if self.tray is not None:
+            self.tray.show()
+        if not (self.preferences.start_hidden and self.tray is not None):
+            self.window.show()
+        self.scheduler.start()
+        if files:
+            self.add_files(files)
+
+    @property
+    def settings(self) -> Settings:
+        """Engine settings: environment/injected base with the preferences applied."""
+        return self.preferences.apply_to(self.base_settings)
+
+    # -- adding domains ------------------------------------------------------------------
+
+    def check_input(self, text: str) -> None:
+        """The Check button: add the typed domains, then check the whole watchlist."""
+        parsed = domains.parse_text(text, INPUT_SOURCE) if text.strip() else None
+        if parsed is not None:
+            self._show_input_errors(parsed.errors)
+            self._watch(parsed.targets)
+        else:
+            self._show_input_errors([])
+        if not self.model.rowCount():
+            self.messages.info("Type, paste or drop some domains first.")
+            return
+        self.check_all()
+
+    def add_files(self, paths: Iterable[Path]) -> None:
+        """Files dropped, opened or given on the command line: watch and check them now."""
+        results = []
+        for path in paths:
+            try:
+                results.append(domains.read_file(path))
+            except InputFileError as exc:
+                self.messages.error(f"Could not read the list: {exc}")
+        if not results:
+            return
+        merged = domains.merge(results)
+        self._show_input_errors(merged.errors)
+        self._watch(merged.targets)
+        count = len(merged.targets)
+        rejected = len(merged.errors)
+        self.messages.info(
+            f"Added {count:,} domain{'s' if count != 1 else ''} from "
+            f"{len(results)} file{'s' if len(results) != 1 else ''}"
+            + (f"; {rejected} line{'s' if rejected != 1 else ''} rejected" if rejected else "")
+        )
+        if merged.targets:
+            self.check_targets(merged.targets)
+
+    def _watch(self, targets: Sequence[Target]) -> None:
+        if targets:
+            self.watchlist.add(targets, now=self._clock())
+            self.model.add_targets(targets)
+            self._refresh_summary()
+
+    def _show_input_errors(self, errors: Sequence[InputError]) -> None:
+        self._last_input_errors = list(errors)
+        self.window.show_input_errors(errors)
+
+    def remove(self, keys: Sequence[tuple[str, int]]) -> None:
+        self.watchlist.remove(keys)
+        self.model.remove_keys(keys)
+        self._refresh_summary()
+        self.messages.info(f"Removed {len(keys)} from the watchlist")
+
+    # -- checking ----------------------------------------------------------------------
+
+    @property
+    def is_checking(self) -> bool:
+        return self._run is not None
+
+    def flush_results(self) -> None:
+        """Take every queued result into the table now (quit, tests)."""
+        while self._incoming or self._finished_pending is not None:
+            self._drain()
+
+    def check_all(self) -> bool:
+        """Check the whole watchlist (Check button, tray, schedule)."""
+        return self._start(self.model.targets(), full=True)
+
+    def check_targets(self, targets: Sequence[Target]) -> bool:
+        """Check some targets; queued behind a running check."""
+        if self._run is not None:
+            known = {t.key for t in self._queued}
+            self._queued += [t for t in targets if t.key not in known]
+            return False
+        return self._start(list(targets), full=len(targets) == self.model.rowCount())
+
+    def _start(self, targets: list[Target], *, full: bool) -> bool:
+        if self._closed or self._run is not None or not targets:
+            return False
+        if not self.runner.start(targets, self.settings):
+            return False
+        self._run = _Run(targets, full)
+        self.window.set_checking(True)
+        self.window.set_progress(0, len(targets))
+        return True
+
+    def cancel(self) -> None:
+        self._queued.clear()
+        self.runner.cancel()
+
+    def _on_results(self, batch: list[CheckResult]) -> None:
+        """A batch from the worker: queue it, and take it in over a few event-loop turns."""
+        if self._closed:
+            return
+        self._incoming.extend(batch)
+        self._schedule_drain()
+
+    def _schedule_drain(self) -> None:
+        if not self._drain_scheduled:
+            self._drain_scheduled = True
+            QTimer.singleShot(0, self._drain)
+
+    def _drain(self) -> None:
+        self._drain_scheduled = False
+        if self._closed:
+            return
+        count = min(RESULTS_PER_TURN, len(self._incoming))
+        chunk = [self._incoming.popleft() for _ in range(count)]
+        if chunk:
+            self._take_results(chunk)
+        if self._incoming:
+            self._schedule_drain()
+        elif self._finished_pending is not None:
+            cancelled, self._finished_pending = self._finished_pending, None
+            self._complete_run(cancelled)
+
+    def _take_results(self, batch: list[CheckResult]) -> None:
+        run = self._run
+        if run is not None:
+            for result in batch:
+                position = self.model.row_of(result.target.key)
+                previous = None if position is None else self.model.row_at(position).result
+                reminder = reminder_for(previous, result)
+                if reminder is not None:
+                    run.reminders.append(reminder)
+        self.model.apply_results(batch)
+        try:
+            self.watchlist.save_results(batch)
+        except Exception as exc:  # a full disk must not stop the check
+            log.exception("could not save results")
+            self.messages.error("Could not save the results.", str(exc))
+        self._refresh_summary()
+
+    def _on_run_finished(self, cancelled: bool) -> None:
+        if self._incoming:  # finish once the last results are in the table
+            self._finished_pending = cancelled
+            self._schedule_drain()
+            return
+        self._complete_run(cancelled)
+
+    def _complete_run(self, cancelled: bool) -> None:
+        run, self._run = self._run, None
+        if self._closed:
+            return
+        self.window.set_checking(False)
+        if run is not None:
+            if run.full and not cancelled:
+                now = self._clock()
+                self.watchlist.set_time(META_LAST_CHECK, now)
+                self.scheduler.mark_checked(now)
+            self._send_reminders(run.reminders)
+        done = self.model.rowCount() - self.model.unchecked_count()
+        self.messages.info("Check cancelled" if cancelled else f"Checked {done:,} domains")
+        self.check_finished.emit(cancelled)
+        if self._queued and not cancelled:
+            queued, self._queued = self._queued, []
+            self.check_targets(queued)
+
+    def _on_check_due(self) -> None:
+        if self._run is None and self.model.rowCount():
+            log.info("background check of %d domains", self.model.rowCount())
+            self.check_all()
+
+    # -- reminders -----------------------------------------------------------------------
+
+    @property
+    def reminders_paused_until(self) -> datetime | None:
+        until = self.watchlist.get_time(META_PAUSED_UNTIL)
+        return until if until is not None and until > self._clock() else None
+
+    def pause_reminders(self, pause: bool = True) -> None:
+        until = self._clock() + PAUSE_REMINDERS if pause else None
+        self.watchlist.set_time(META_PAUSED_UNTIL, until)
+        self.messages.info("Reminders paused for 24 hours" if pause else "Reminders resumed")
+
+    def _send_reminders(self, reminders: Sequence[Reminder]) -> None:
+        if not reminders or not self.preferences.reminders_enabled:
+            return
+        if self.reminders_paused_until is not None:
+            return
+        by_item = {(r.target.key, r.status, r.fingerprint): r for r in reminders}
+        new_items = self.watchlist.record_new_notifications(by_item, self._clock())
+        fresh = [by_item[item] for item in new_items]
+        if not fresh:
+            return
+        title, body = notification_text(fresh)
+        worst = max(fresh, key=lambda r: r.status.severity)
+        self._last_notified_key = worst.target.key
+        if self.tray is not None:
+            self.tray.notify(title, body)
+        else:
+            self.messages.info(f"{title}: {body.splitlines()[0]}")
+        self.notified.emit(title, body)
+
+    def _on_notification_clicked(self) -> None:
+        self.show_window()
+        if self._last_notified_key is not None:
+            self.window.select_key(self._last_notified_key)
+
+    def _tray_state(self) -> TrayState:
+        return TrayState(checking=self.is_checking, paused_until=self.reminders_paused_until)
+
+    # -- preferences, threshold, export ---------------------------------------------------
+
+    def set_threshold(self, days: int) -> None:
+        self.apply_preferences(dataclasses.replace(self.preferences, threshold_days=days))
+
+    def apply_preferences(self, preferences: Preferences) -> None:
+        old, self.preferences = self.preferences, preferences
+        try:
+            prefs_io.save(preferences, self._preferences_path)
+        except OSError as exc:
+            self.messages.error("Could not save the preferences.", str(exc))
+        if preferences.threshold_days != old.threshold_days:
+            self.model.set_threshold(preferences.threshold_days)
+            self.window.set_threshold(preferences.threshold_days)
+            self._refresh_summary()
+        if preferences.check_interval_hours != old.check_interval_hours:
+            self.scheduler.set_interval(timedelta(hours=preferences.check_interval_hours))
+
+    def open_preferences(self) -> PreferencesDialog:
+        dialog = PreferencesDialog(
+            self.preferences, tray_available=self.tray is not None, parent=self.window
+        )
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dialog.accepted.connect(lambda: self.apply_preferences(dialog.preferences()))
+        dialog.open()
+        return dialog
+
+    def export(self, path: Path) -> bool:
+        """Save the results as JSON (``--format json`` document) or CSV, by suffix."""
+        results = self.model.results()
+        try:
+            with open(path, "w", encoding="utf-8", newline="") as stream:
+                if path.suffix.lower() == ".json":
+                    checked_at = max((r.checked_at for r in results), default=self._clock())
+                    document = report_document(
+                        results,
+                        self._last_input_errors,
+                        self.preferences.threshold_days,
+                        checked_at,
+                    )
+                    json.dump(document, stream, indent=2, ensure_ascii=False)
+                    stream.write("\n")
+                else:
+                    write_csv(results, stream)
+        except OSError as exc:
+            self.messages.error(f"Could not export to {path}.", str(exc))
+            return False
+        self.messages.info(f"Exported {len(results):,} results to {path.name}")
+        return True
+
+    # -- window, tray, quit -----------------------------------------------------------------
+
+    def show_window(self) -> None:
+        self.window.bring_to_front()
+
+    def _refresh_summary(self) -> None:
+        text = summary_text(self.model.counts(), self.model.unchecked_count())
+        self.window.set_summary(text)
+        if self.tray is not None:
+            self.tray.set_summary(self.model.worst_status(), text)
+
+    def _on_close(self, event: QCloseEvent) -> None:
+        if self._closed or self.tray is None:
+            event.accept()
+            self.quit()
+            return
+        event.ignore()
+        self.window.hide()
+        if self.watchlist.get_meta(META_TOLD_ABOUT_TRAY) is None:
+            self.watchlist.set_meta(META_TOLD_ABOUT_TRAY, "1")
+            self.tray.notify(
+                "Domain Check is still running",
+                "It keeps checking in the background. Use Quit in the tray menu to exit.",
+            )
+
+    def quit(self) -> None:
+        """Save state, stop the worker, close everything, leave the event loop."""
+        if self._closed:
+            return
+        self._closed = True
+        self.quitting.emit()
+        self._queued.clear()
+        self.scheduler.stop()
+        self.runner.shutdown()
+        if self._incoming:  # results already received are saved, not dropped
+            try:
+                self.watchlist.save_results(list(self._incoming))
+            except Exception:
+                log.exception("could not save the last results")
+            self._incoming.clear()
+        try:
+            self.watchlist.set_meta(META_DRAFT, self.window.input.toPlainText() or None)
+        except Exception:
+            log.exception("could not save the draft")
+        if self.tray is not None:
+            self.tray.hide()
+        self.window.close()
+        self.watchlist.close()
+        QTimer.singleShot(0, self._exit_app)

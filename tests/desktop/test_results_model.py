@@ -1,0 +1,160 @@
+"""The results model: Qt's contract, raw-value sorting, filtering, batched updates."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from PySide6.QtCore import QModelIndex, Qt
+
+from core.models import Status, Target
+from desktop.results_model import (
+    COLUMN_CERT_EXPIRES,
+    COLUMN_DAYS_LEFT,
+    COLUMN_DOMAIN,
+    COLUMN_STATUS,
+    NOT_CHECKED_LABEL,
+    ROW_ROLE,
+    SORT_ROLE,
+    ResultsModel,
+    ResultsProxy,
+    WatchRow,
+    short_dn,
+)
+from tests.desktop.fakes import make_result
+
+
+def filled_model() -> ResultsModel:
+    model = ResultsModel()
+    model.set_rows(
+        [
+            (Target("valid.test"), make_result("valid.test", days=200)),
+            (Target("soon.test"), make_result("soon.test", days=9)),
+            (Target("gone.test"), make_result("gone.test", days=-3)),
+            (Target("new.test"), None),
+            (Target("xn--bcher-kva.test", display="bücher.test"), make_result(
+                Target("xn--bcher-kva.test", display="bücher.test"), days=100)),
+            (Target("down.test"), make_result("down.test", error="connection refused")),
+        ]
+    )
+    return model
+
+
+def test_model_passes_qtmodeltester(qtmodeltester: Any) -> None:
+    model = filled_model()
+    qtmodeltester.check(model, force_py=True)
+    proxy = ResultsProxy()
+    proxy.setSourceModel(model)
+    proxy.sort(COLUMN_DAYS_LEFT, Qt.SortOrder.AscendingOrder)
+    qtmodeltester.check(proxy, force_py=True)
+
+
+def test_model_survives_live_changes_under_the_tester(qtmodeltester: Any) -> None:
+    model = ResultsModel()
+    qtmodeltester.check(model, force_py=True)  # keeps checking on every signal
+    model.add_targets([Target("a.test"), Target("b.test")])
+    model.apply_results([make_result("b.test", days=3), make_result("c.test", days=50)])
+    model.remove_keys([("a.test", 443)])
+    model.set_threshold(2)
+    assert [r.target.host for r in model.rows()] == ["b.test", "c.test"]
+    assert model.rows()[0].status is Status.VALID  # 3 days left > threshold 2
+
+
+def test_display_values() -> None:
+    model = filled_model()
+
+    def cell(row: int, column: int) -> object:
+        return model.index(row, column).data()
+
+    assert cell(0, COLUMN_STATUS) == "Valid"
+    assert cell(2, COLUMN_STATUS) == "Expired"
+    assert cell(3, COLUMN_STATUS) == NOT_CHECKED_LABEL
+    assert cell(4, COLUMN_DOMAIN) == "bücher.test"  # Unicode form
+    assert cell(1, COLUMN_DAYS_LEFT) == "9"
+    assert cell(3, COLUMN_DAYS_LEFT) == ""
+    assert model.index(0, COLUMN_STATUS).data(Qt.ItemDataRole.DecorationRole) is not None
+    assert isinstance(model.index(1, 0).data(ROW_ROLE), WatchRow)
+    # Status is never colour alone: text + icon + colour.
+    assert model.index(2, COLUMN_STATUS).data(Qt.ItemDataRole.ForegroundRole) is not None
+    assert "expired 3 days ago" in model.index(2, COLUMN_STATUS).data(
+        Qt.ItemDataRole.ToolTipRole
+    )
+
+
+def proxy_column(proxy: ResultsProxy, column: int = COLUMN_DOMAIN) -> list[str]:
+    return [proxy.index(r, column).data() for r in range(proxy.rowCount())]
+
+
+def test_sorting_uses_raw_values_not_strings() -> None:
+    model = ResultsModel()
+    model.set_rows(
+        (Target(f"d{days}.test"), make_result(f"d{days}.test", days=days))
+        for days in (100, 9, 1000, -3, 20)
+    )
+    proxy = ResultsProxy()
+    proxy.setSourceModel(model)
+    proxy.sort(COLUMN_DAYS_LEFT, Qt.SortOrder.AscendingOrder)
+    # As strings "-3" < "100" < "1,000" < "20" < "9"; as numbers:
+    assert proxy_column(proxy) == ["d-3.test", "d9.test", "d20.test", "d100.test", "d1000.test"]
+    proxy.sort(COLUMN_CERT_EXPIRES, Qt.SortOrder.DescendingOrder)
+    assert proxy_column(proxy)[0] == "d1000.test"
+    assert isinstance(model.index(0, COLUMN_CERT_EXPIRES).data(SORT_ROLE), float)
+
+
+def test_status_sort_puts_the_worst_and_most_urgent_first() -> None:
+    proxy = ResultsProxy()
+    proxy.setSourceModel(filled_model())
+    proxy.sort(COLUMN_STATUS, Qt.SortOrder.DescendingOrder)
+    assert proxy_column(proxy) == [
+        "gone.test", "soon.test", "down.test", "bücher.test", "valid.test", "new.test",
+    ]
+
+
+def test_text_and_status_filters() -> None:
+    model = filled_model()
+    proxy = ResultsProxy()
+    proxy.setSourceModel(model)
+    proxy.set_text("BÜCHER")
+    assert proxy_column(proxy) == ["bücher.test"]
+    proxy.set_text("refused")  # problems are searchable too
+    assert proxy_column(proxy) == ["down.test"]
+    proxy.set_text("")
+    proxy.set_statuses({Status.EXPIRING, Status.EXPIRED})
+    assert sorted(proxy_column(proxy)) == ["gone.test", "soon.test"]
+    proxy.set_statuses({None})
+    assert proxy_column(proxy) == ["new.test"]
+    proxy.set_statuses(None)
+    assert proxy.rowCount() == 6
+
+
+def test_batches_become_one_insert_and_one_data_change(qtbot: Any) -> None:
+    model = ResultsModel()
+    model.add_targets([Target(f"h{i}.test") for i in range(10)])
+    inserted: list[tuple[int, int]] = []
+    changed: list[tuple[int, int]] = []
+    model.rowsInserted.connect(lambda parent, first, last: inserted.append((first, last)))
+    model.dataChanged.connect(lambda tl, br, roles=(): changed.append((tl.row(), br.row())))
+    batch = [make_result(f"h{i}.test") for i in (0, 1, 2, 5, 7, 8)]
+    batch += [make_result(f"new{i}.test") for i in range(100)]
+    model.apply_results(batch)
+    assert changed == [(0, 8)]  # one signal for the whole batch
+    assert inserted == [(10, 109)]
+    assert model.rowCount() == 110
+    assert model.row_of(("new99.test", 443)) == 109
+    assert model.rowCount(model.index(0, 0)) == 0  # a table: no children
+    assert model.rowCount(QModelIndex()) == 110
+
+
+def test_counts_and_worst() -> None:
+    model = filled_model()
+    counts = model.counts()
+    assert counts[Status.VALID] == 2 and counts[Status.EXPIRED] == 1
+    assert model.unchecked_count() == 1
+    assert model.worst_status() is Status.EXPIRED
+    assert ResultsModel().worst_status() is None
+
+
+def test_short_dn() -> None:
+    assert short_dn("CN=R11,O=Let's Encrypt,C=US") == "Let's Encrypt (R11)"
+    assert short_dn("CN=Example CA") == "Example CA"
+    assert short_dn("Let's Encrypt R11") == "Let's Encrypt R11"
+    assert short_dn(None) == ""
