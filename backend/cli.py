@@ -39,13 +39,13 @@ def _serve(args: argparse.Namespace) -> int:
 def _run_checks(args: argparse.Namespace) -> int:
     from backend import db
     from backend.analytics import analytics_from_settings
+    from backend.config import core_settings_for
     from backend.email import mailer_from_settings
     from backend.reminders import run_checks
-    from core.config import Settings as CoreSettings
 
     settings = _settings()
     try:
-        core_settings = CoreSettings.from_env()
+        core_settings = core_settings_for(settings)
     except UsageError as exc:
         raise SystemExit(f"domaincheck-backend: {exc}") from None
     engine = db.make_engine(settings.effective_database_url)

@@ -9,6 +9,7 @@ whose codes anyone could forge, must fail at boot rather than on the first user.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from functools import lru_cache
 from pathlib import Path
@@ -18,6 +19,7 @@ from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from core import paths
+from core.config import Settings as CoreSettings
 
 log = logging.getLogger(__name__)
 
@@ -134,3 +136,15 @@ class BackendSettings(BaseSettings):
 def get_settings() -> BackendSettings:
     """The process-wide settings (tests override this dependency)."""
     return BackendSettings()
+
+
+def core_settings_for(settings: BackendSettings) -> CoreSettings:
+    """How the service checks: the core's ``DOMAINCHECK_*``, plus one rule of its own.
+
+    Names typed by strangers must not make the service probe its own network, so
+    unless ``ALLOW_PRIVATE_TARGETS`` is set, names that resolve only to private or
+    local addresses are not connected to (``connect_to`` rules stay the operator's).
+    """
+    return dataclasses.replace(
+        CoreSettings.from_env(), public_addresses_only=not settings.allow_private_targets
+    )

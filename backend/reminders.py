@@ -35,7 +35,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from backend import crud
 from backend.analytics import Analytics
-from backend.config import BackendSettings
+from backend.config import BackendSettings, core_settings_for
 from backend.email import (
     Mailer,
     MailError,
@@ -490,7 +490,7 @@ async def run_checks(
             {"subscriber_count": stats.subscribers, "domain_count": stats.domains},
         )
         if check is None:
-            check_settings = core_settings or CoreSettings.from_env()
+            check_settings = core_settings or core_settings_for(settings)
 
             async def check(targets: Sequence[Target]) -> dict[tuple[str, int], CheckResult]:
                 return await check_with_core(targets, check_settings)

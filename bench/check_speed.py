@@ -211,6 +211,8 @@ def run_tls_server(
     asyncio.run(_tls_server_main(chain_file, key_file, conn))
 
 
+#: asyncio may run a timer this much early (it rounds to the clock's resolution).
+_CLOCK_RESOLUTION_SECONDS = time.get_clock_info("monotonic").resolution
 _EOF = "eof"
 _CLOSE = "close"
 _ABORT = "abort"
@@ -254,8 +256,7 @@ class _DelayedPipe:
 
     def _flush(self) -> None:
         self._timer = None
-        # call_at may fire up to one clock resolution early.
-        now = self._loop.time() + self._loop._clock_resolution  # type: ignore[attr-defined]
+        now = self._loop.time() + _CLOCK_RESOLUTION_SECONDS
         dest = self._dest
         assert dest is not None
         while self._queue and self._queue[0][0] <= now and not self._done:

@@ -134,6 +134,10 @@ class Settings:
     rdap_bootstrap: str | None = None
     check_tls: bool = True
     check_rdap: bool = True
+    #: Refuse to connect to private, loopback, link-local or reserved addresses unless
+    #: a ``connect_to`` rule (the operator's own configuration) sends it there. Off
+    #: for the CLI and the desktop; the backend turns it on.
+    public_addresses_only: bool = False
 
     def __post_init__(self) -> None:
         if self.threshold_days < 0:

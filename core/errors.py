@@ -17,6 +17,7 @@ and every instance carries a sentence a person can read: ``str(exc)``.
      │    ├── HandshakeTimeout      connected, but the TLS handshake never finished
      │    ├── CheckTimeout          the whole check ran over ``--timeout``
      │    ├── NetworkUnreachable    no route to the host
+     │    ├── ForbiddenAddress      only private/local addresses, and those are refused
      │    └── TlsFailure            TLS protocol error unrelated to verification
      ├── RdapError                  registration data could not be had
      │    ├── RegistrationUnknown   no RDAP service / 404: not a failure of the check
@@ -74,6 +75,11 @@ class NetworkUnreachable(CheckFailed):
 
 class TlsFailure(CheckFailed):
     pass
+
+
+class ForbiddenAddress(CheckFailed):
+    """The name resolves only to private or local addresses, which this front end
+    refuses (the backend must not probe its own network for strangers)."""
 
 
 class RdapError(DomainCheckError):

@@ -152,7 +152,9 @@ class TlsChecker:
         connect_to: Sequence[ConnectRule] = (),
         timeout_seconds: float = DEFAULT_TIMEOUT_SECONDS,
         resolver_threads: int = DEFAULT_RESOLVER_THREADS,
+        public_addresses_only: bool = False,
     ) -> None:
+        self._public_addresses_only = public_addresses_only
         self._verifying_context = _verifying_context(ca_file)
         self._reading_context = _reading_context()
         self._connect_to = tuple(connect_to)
@@ -167,6 +169,7 @@ class TlsChecker:
             ca_file=settings.ca_file,
             connect_to=settings.connect_to,
             timeout_seconds=settings.timeout_seconds,
+            public_addresses_only=settings.public_addresses_only,
         )
 
     def close(self) -> None:
@@ -208,6 +211,10 @@ class TlsChecker:
     ) -> CertInfo:
         host, port = resolve_connect_to(self._connect_to, target.host, target.port)
         addresses = await self._resolve(loop, host, port)
+        if self._public_addresses_only and not any(
+            rule.matches(target.host, target.port) for rule in self._connect_to
+        ):
+            addresses = _public_only(addresses, host)
         progress.phase = _Phase.CONNECT
         sock, address = await self._connect(loop, addresses, deadline, target)
         server_hostname = None if target.is_ip else target.host
@@ -339,6 +346,16 @@ class TlsChecker:
         return errors.HandshakeTimeout(
             f"connected, but the TLS handshake did not finish within {within}"
         )
+
+
+def _public_only(addresses: Sequence[_AddrInfo], host: str) -> list[_AddrInfo]:
+    """The globally routable addresses of ``addresses``; none is an error."""
+    public = [info for info in addresses if ipaddress.ip_address(info[4][0]).is_global]
+    if not public:
+        raise errors.ForbiddenAddress(
+            f"not checked: {host} resolves only to private or local addresses"
+        )
+    return public
 
 
 def _getaddrinfo(host: str, port: int) -> Sequence[_AddrInfo]:

@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import signal
 import socket
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
 from PySide6.QtCore import QSocketNotifier, QTimer
@@ -71,9 +72,30 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
+def missing_display_message(env: Mapping[str, str], platform: str = sys.platform) -> str | None:
+    """Why Qt could not open a window here, before Qt aborts with its own jargon."""
+    if not platform.startswith("linux") or env.get("QT_QPA_PLATFORM"):
+        return None
+    if env.get("DISPLAY") or env.get("WAYLAND_DISPLAY"):
+        return None
+    return (
+        "Domain Check needs a graphical desktop, and this session has none "
+        "(neither DISPLAY nor WAYLAND_DISPLAY is set).\n"
+        "On a server, use the command line instead:  domaincheck check -f list.txt\n"
+        "or run the window on a virtual screen:       xvfb-run domaincheck-desktop"
+    )
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv if argv is None else argv)
+    from desktop import selftest  # --version and --self-test need no display
+
+    if (status := selftest.early_exit(argv[1:])) is not None:
+        return status
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    if QApplication.instance() is None and (problem := missing_display_message(os.environ)):
+        sys.stderr.write(problem + "\n")
+        return 1
     app = QApplication.instance() or QApplication(argv)
     assert isinstance(app, QApplication)
     app.setApplicationName("Domain Check")

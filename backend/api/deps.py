@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 
 from backend import crud
 from backend.analytics import Analytics
-from backend.config import BackendSettings, get_settings
+from backend.config import BackendSettings, core_settings_for, get_settings
 from backend.email import Mailer
 from backend.models import Subscriber
 from backend.security import hash_client_address, hash_token
@@ -61,8 +61,8 @@ ClockDep = Annotated[Callable[[], datetime], Depends(get_clock)]
 
 @lru_cache
 def get_core_settings() -> CoreSettings:
-    """How ``/api/check`` and the reminders check: the core's ``DOMAINCHECK_*``."""
-    return CoreSettings.from_env()
+    """How ``/api/check`` and the reminders check (see ``core_settings_for``)."""
+    return core_settings_for(get_settings())
 
 
 CoreSettingsDep = Annotated[CoreSettings, Depends(get_core_settings)]

@@ -69,3 +69,14 @@ def test_cli_migrate(tmp_path, monkeypatch, capsys):
     finally:
         get_settings.cache_clear()
     assert (tmp_path / "x.sqlite3").exists()
+
+
+def test_checks_refuse_private_addresses_unless_allowed(monkeypatch):
+    from backend.config import core_settings_for
+
+    monkeypatch.setenv("DOMAINCHECK_TIMEOUT", "4")
+    guarded = core_settings_for(BackendSettings())
+    assert guarded.public_addresses_only is True
+    assert guarded.timeout_seconds == 4  # the DOMAINCHECK_* settings still apply
+    monkeypatch.setenv("ALLOW_PRIVATE_TARGETS", "true")
+    assert core_settings_for(BackendSettings()).public_addresses_only is False

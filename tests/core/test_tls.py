@@ -492,3 +492,34 @@ def test_hostname_matches_ip_addresses(host: str, ip_sans: list[str], expected: 
     addresses = [ipaddress.ip_address(ip) for ip in ip_sans]
 
     assert hostname_matches(host, [], addresses) is expected
+
+
+async def test_public_addresses_only_refuses_names_that_resolve_to_loopback(
+    world: LoopbackWorld,
+) -> None:
+    """The backend's guard: a stranger's name must not make it probe its own network."""
+    target = Target("localhost", world.tls_port)
+    guarded = TlsChecker(ca_file=world.pki.ca_file, public_addresses_only=True)
+    open_checker = TlsChecker(ca_file=world.pki.ca_file)
+    try:
+        refused = await guarded.check(target)
+        assert refused.error == "not checked: localhost resolves only to private or local addresses"
+        assert refused.not_after is None
+        ip_literal = await guarded.check(Target("127.0.0.1", world.tls_port, is_ip=True))
+        assert ip_literal.error is not None and "private or local" in ip_literal.error
+        allowed = await open_checker.check(target)
+        assert allowed.error is None and allowed.trusted is True
+    finally:
+        guarded.close()
+        open_checker.close()
+
+
+async def test_public_addresses_only_trusts_the_operators_connect_to_rules(
+    world: LoopbackWorld,
+) -> None:
+    checker = TlsChecker.from_settings(world.settings(public_addresses_only=True))
+    try:
+        info = await checker.check(Target("valid.test"))
+        assert info.error is None and info.trusted is True
+    finally:
+        checker.close()

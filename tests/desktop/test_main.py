@@ -129,3 +129,15 @@ def test_second_launch_hands_over_and_sigterm_quits_cleanly(
     final = watched(db)
     assert final["valid.test"] == "valid"
     assert set(final) == {"valid.test", "hang.test", "expired.test"}
+
+
+def test_no_display_gets_a_clear_message_instead_of_a_qt_abort() -> None:
+    from desktop.__main__ import missing_display_message
+
+    message = missing_display_message({}, platform="linux")
+    assert message is not None
+    assert "domaincheck check" in message and "xvfb-run" in message
+    assert missing_display_message({"DISPLAY": ":0"}, platform="linux") is None
+    assert missing_display_message({"WAYLAND_DISPLAY": "wayland-0"}, platform="linux") is None
+    assert missing_display_message({"QT_QPA_PLATFORM": "offscreen"}, platform="linux") is None
+    assert missing_display_message({}, platform="darwin") is None
