@@ -16,11 +16,14 @@ import logging
 from collections.abc import AsyncIterator, Callable, Iterable, Sequence, Sized
 from datetime import datetime
 from types import TracebackType
+from typing import TYPE_CHECKING
 
 from core.config import Settings
 from core.models import CertInfo, CheckResult, Registration, Target, utcnow
-from core.rdap import RdapClient
 from core.tls import TlsChecker
+
+if TYPE_CHECKING:  # imported when needed: httpx costs start-up time with --no-rdap
+    from core.rdap import RdapClient
 
 log = logging.getLogger(__name__)
 
@@ -66,11 +69,7 @@ class Checker:
             if tls is not None
             else (TlsChecker.from_settings(settings) if settings.check_tls else None)
         )
-        self._rdap = (
-            rdap
-            if rdap is not None
-            else (RdapClient.from_settings(settings) if settings.check_rdap else None)
-        )
+        self._rdap = rdap if rdap is not None else _default_rdap(settings)
 
     async def __aenter__(self) -> Checker:
         return self
@@ -159,6 +158,14 @@ class Checker:
             for task in workers:
                 task.cancel()
             await asyncio.gather(*workers, return_exceptions=True)
+
+
+def _default_rdap(settings: Settings) -> RdapClient | None:
+    if not settings.check_rdap:
+        return None
+    from core.rdap import RdapClient
+
+    return RdapClient.from_settings(settings)
 
 
 async def check_all(
