@@ -41,3 +41,11 @@ bench: $(STAMP)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache build dist
+
+# The release build (packaging/build.py): dist/DomainCheck/ and, on Linux,
+# dist/DomainCheck-<version>-linux-<arch>.tar.gz. CI runs packaging/ci-build.sh.
+.PHONY: dist
+dist: $(STAMP)
+	$(BIN)/python -c "import PyInstaller" 2>/dev/null || \
+		$(BIN)/python -m pip install --quiet "pyinstaller>=6.10,<7"
+	$(BIN)/python packaging/build.py

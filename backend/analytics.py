@@ -27,9 +27,9 @@ MAX_ID_CHARS = 200
 #: Keys the SDK adds itself that are safe (no user input in them).
 _SAFE_SDK_PREFIXES = ("$lib", "$python", "$os", "$process_person_profile", "$session_id")
 _EXCEPTION_SAFE_KEYS = ("type", "mechanism", "module", "thread_id")
+# No ``abs_path``: absolute paths name the server's user and layout.
 _FRAME_SAFE_KEYS = (
     "filename",
-    "abs_path",
     "function",
     "module",
     "lineno",
@@ -77,6 +77,14 @@ def clean_id(value: str | None) -> str | None:
     return value
 
 
+def _safe_frame(frame: dict[str, Any]) -> dict[str, Any]:
+    safe = {k: frame[k] for k in _FRAME_SAFE_KEYS if k in frame}
+    filename = safe.get("filename")
+    if isinstance(filename, str) and (filename.startswith("/") or ":\\" in filename):
+        safe["filename"] = filename.replace("\\", "/").rsplit("/", 1)[-1]
+    return safe
+
+
 def scrub_event(event: dict[str, Any]) -> dict[str, Any] | None:
     """``before_send`` hook: drop anything that could carry user input."""
     properties = event.get("properties") or {}
@@ -90,11 +98,7 @@ def scrub_event(event: dict[str, Any]) -> dict[str, Any] | None:
             safe["value"] = ""  # the message may echo user input
             stack = item.get("stacktrace")
             if isinstance(stack, dict):
-                frames = [
-                    {k: f[k] for k in _FRAME_SAFE_KEYS if k in f}
-                    for f in stack.get("frames") or []
-                    if isinstance(f, dict)
-                ]
+                frames = [_safe_frame(f) for f in stack.get("frames") or [] if isinstance(f, dict)]
                 safe["stacktrace"] = {"type": stack.get("type", "raw"), "frames": frames}
             exceptions.append(safe)
         cleaned["$exception_list"] = exceptions

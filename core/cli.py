@@ -4,6 +4,12 @@ Scripts, cron jobs and monitoring depend on this contract, so it is kept exactly
 the options, the JSON/CSV shapes (``core.report``) and the exit codes (0 valid,
 1 expiring, 2 expired or invalid, 3 could not be checked, 64 usage or input-file
 error). Results go to stdout; progress, rejected lines and errors go to stderr.
+
+Anonymous usage statistics (:mod:`core.analytics`): off without a project key, with
+``DO_NOT_TRACK=1`` or ``DOMAINCHECK_NO_ANALYTICS=1``, or after ``domaincheck
+analytics off``. The first run that would send anything prints a one-line notice on
+stderr instead, and sends nothing. Events carry counts, durations and options, never
+domains or file names, and the exit waits at most ``ANALYTICS_EXIT_SECONDS`` for them.
 """
 
 from __future__ import annotations
@@ -21,7 +27,15 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import NoReturn, TextIO
 
-from core import __version__
+from core import __version__, install_id
+from core.analytics import (
+    Analytics,
+    OffReason,
+    mark_notice_shown,
+    notice_shown,
+    off_reason,
+    save_opted_out,
+)
 from core.checker import Checker, Progress
 from core.config import Settings, parse_connect_rules
 from core.domains import ParseResult, merge, parse_lines, read_file, read_stream
@@ -33,6 +47,12 @@ PROG = "domaincheck"
 PROGRESS_INTERVAL_SECONDS = 0.1
 EXIT_INTERRUPTED = 130
 EXIT_INTERNAL = 70
+#: Longest the CLI's exit waits for analytics to be sent (host down or hanging).
+ANALYTICS_EXIT_SECONDS = 2.0
+ANALYTICS_NOTICE = (
+    f"{PROG}: sends anonymous usage statistics (counts and timings, never domains or "
+    f"file names); turn off with '{PROG} analytics off' or DO_NOT_TRACK=1"
+)
 
 _COLOURS = {
     Status.VALID: "32",  # green
@@ -112,6 +132,22 @@ def build_parser() -> argparse.ArgumentParser:
     )
     check.add_argument("--no-tls", action="store_true", help="skip the certificate check")
     check.add_argument("--no-rdap", action="store_true", help="skip the registration check")
+    stats = commands.add_parser(
+        "analytics",
+        help="show or change anonymous usage statistics",
+        description=(
+            "Anonymous usage statistics: counts, durations and options, never domains, "
+            "file names or addresses. DO_NOT_TRACK=1 or DOMAINCHECK_NO_ANALYTICS=1 also "
+            "turn them off."
+        ),
+    )
+    stats.add_argument(
+        "action",
+        nargs="?",
+        choices=("status", "on", "off", "reset-id"),
+        default="status",
+        help="status (default), on, off, or reset-id (a new random ID)",
+    )
     return parser
 
 
@@ -271,9 +307,41 @@ def _write(stream: TextIO, text: str) -> None:
         stream.write("\n")
 
 
-def command_check(args: argparse.Namespace, stdout: TextIO, stderr: TextIO, stdin: TextIO) -> int:
+def _input_kind(args: argparse.Namespace) -> str:
+    kinds = {"stdin" if name == "-" else "file" for name in args.files}
+    if args.targets:
+        kinds.add("args")
+    return kinds.pop() if len(kinds) == 1 else "mixed"
+
+
+def _register_sensitive(
+    analytics: Analytics, args: argparse.Namespace, parsed: ParseResult
+) -> None:
+    """Whatever the user typed or named: never to be found in an analytics payload."""
+    if not analytics.enabled:
+        return
+    values: list[str] = [*args.targets]
+    for name in args.files:
+        if name != "-":
+            path = Path(name)
+            values += [name, path.name, path.stem]
+    for target in parsed.targets:
+        values += [target.host, target.display]
+    values += [error.text for error in parsed.errors]
+    analytics.add_sensitive(values)
+
+
+def command_check(
+    args: argparse.Namespace,
+    stdout: TextIO,
+    stderr: TextIO,
+    stdin: TextIO,
+    analytics: Analytics | None = None,
+) -> int:
+    analytics = analytics or Analytics.disabled()
     settings = settings_from_args(args)
     parsed = read_targets(args, stdin)
+    _register_sensitive(analytics, args, parsed)
     if args.format == "table":
         for error in parsed.errors:
             _write(stderr, f"{PROG}: skipped {format_input_error(error)}")
@@ -281,6 +349,10 @@ def command_check(args: argparse.Namespace, stdout: TextIO, stderr: TextIO, stdi
         if not args.targets and not args.files:
             raise UsageError("no domains given: name them, or use -f FILE (-f - for stdin)")
         raise UsageError("nothing to check: every line of the input was rejected")
+    analytics.capture(
+        "domains_imported",
+        {"source": "cli", "count": len(parsed.targets), "rejected": len(parsed.errors)},
+    )
 
     started = time.monotonic()
     checked_at = utcnow()
@@ -305,7 +377,99 @@ def command_check(args: argparse.Namespace, stdout: TextIO, stderr: TextIO, stdi
         _write(stdout, render_table(results, colour=colour, width=width))
         _write(stdout, render_summary(results, elapsed))
     stdout.flush()
-    return exit_code(results)
+    code = exit_code(results)
+    counts = summarize(r.status for r in results)
+    analytics.capture(
+        "cli_check_completed",
+        {
+            **{status.value: count for status, count in counts.items()},
+            "total": len(results),
+            "rejected": len(parsed.errors),
+            "duration_ms": round(elapsed * 1000, 1),
+            "format": args.format,
+            "input": _input_kind(args),
+            "exit_code": code,
+            "tls": settings.check_tls,
+            "rdap": settings.check_rdap,
+        },
+    )
+    return code
+
+
+def command_analytics(args: argparse.Namespace, stdout: TextIO) -> int:
+    """``domaincheck analytics [status|on|off|reset-id]``."""
+    if args.action == "on":
+        save_opted_out(False)
+    elif args.action == "off":
+        save_opted_out(True)
+    elif args.action == "reset-id":
+        install_id.reset()
+        _write(stdout, "analytics ID reset: past statistics are no longer linked to this one")
+        return 0
+    reason = off_reason()
+    if reason is None:
+        _write(stdout, f"analytics: on (anonymous ID {install_id.peek() or 'not created yet'})")
+    else:
+        _write(stdout, f"analytics: off ({reason.value})")
+    return 0
+
+
+def cli_analytics(stderr: TextIO) -> Analytics:
+    """Analytics for a ``check`` run; the first time, only the notice (nothing is sent)."""
+    reason = off_reason()
+    if reason is not None:
+        return Analytics.disabled(reason=reason)
+    if not notice_shown("cli"):
+        _write(stderr, ANALYTICS_NOTICE)
+        mark_notice_shown("cli")
+        return Analytics.disabled(reason=OffReason.FIRST_RUN)
+    analytics = Analytics.create("cli")
+    analytics.set_person_properties()
+    return analytics
+
+
+def _run(
+    args: argparse.Namespace,
+    analytics: Analytics,
+    stdout: TextIO,
+    stderr: TextIO,
+    stdin: TextIO,
+) -> int:
+    try:
+        if args.command == "check":
+            return command_check(args, stdout, stderr, stdin, analytics)
+        if args.command == "analytics":
+            return command_analytics(args, stdout)
+        raise UsageError(f"unknown command {args.command!r}")  # argparse prevents this
+    except (UsageError, InputFileError) as exc:
+        _write(stderr, f"{PROG}: {exc}")
+        reason = "usage" if isinstance(exc, UsageError) else "input_file"
+        analytics.capture("cli_check_failed", {"reason": reason})
+        return EXIT_USAGE
+    except DomainCheckError as exc:
+        _write(stderr, f"{PROG}: {exc}")
+        analytics.capture("cli_check_failed", {"reason": "internal"})
+        analytics.capture_exception(exc)
+        return EXIT_INTERNAL
+    except KeyboardInterrupt:
+        _write(stderr, f"{PROG}: interrupted")
+        analytics.capture("cli_check_failed", {"reason": "interrupted"})
+        return EXIT_INTERRUPTED
+    except BrokenPipeError:  # `domaincheck check … | head`
+        with open(os.devnull, "w") as devnull:
+            os.dup2(devnull.fileno(), sys.stdout.fileno())
+        return 0
+    except Exception as exc:  # never a traceback in front of a person
+        analytics.capture("cli_check_failed", {"reason": "internal"})
+        analytics.capture_exception(exc)
+        if os.environ.get("DOMAINCHECK_DEBUG"):
+            raise
+        _write(
+            stderr,
+            f"{PROG}: internal error ({type(exc).__name__}: {exc}); "
+            "set DOMAINCHECK_DEBUG=1 for details and please report it",
+        )
+        return EXIT_INTERNAL
 
 
 def main(
@@ -321,32 +485,12 @@ def main(
     stdin = stdin or sys.stdin
     logging.basicConfig(level=logging.WARNING, format=f"{PROG}: %(message)s", stream=stderr)
     args = build_parser().parse_args(argv)
+    analytics = cli_analytics(stderr) if args.command == "check" else Analytics.disabled()
     try:
-        if args.command == "check":
-            return command_check(args, stdout, stderr, stdin)
-        raise UsageError(f"unknown command {args.command!r}")  # argparse prevents this
-    except (UsageError, InputFileError) as exc:
-        _write(stderr, f"{PROG}: {exc}")
-        return EXIT_USAGE
-    except DomainCheckError as exc:
-        _write(stderr, f"{PROG}: {exc}")
-        return EXIT_INTERNAL
-    except KeyboardInterrupt:
-        _write(stderr, f"{PROG}: interrupted")
-        return EXIT_INTERRUPTED
-    except BrokenPipeError:  # `domaincheck check … | head`
-        with open(os.devnull, "w") as devnull:
-            os.dup2(devnull.fileno(), sys.stdout.fileno())
-        return 0
-    except Exception as exc:  # never a traceback in front of a person
-        if os.environ.get("DOMAINCHECK_DEBUG"):
-            raise
-        _write(
-            stderr,
-            f"{PROG}: internal error ({type(exc).__name__}: {exc}); "
-            "set DOMAINCHECK_DEBUG=1 for details and please report it",
-        )
-        return EXIT_INTERNAL
+        return _run(args, analytics, stdout, stderr, stdin)
+    finally:
+        # Bounded: a dead or hanging analytics host adds at most this to the exit.
+        analytics.shutdown(ANALYTICS_EXIT_SECONDS)
 
 
 if __name__ == "__main__":

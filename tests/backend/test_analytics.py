@@ -172,7 +172,14 @@ def test_exception_messages_are_scrubbed():
                                 "function": "f",
                                 "context_line": "email = 'jane@example.com'",
                                 "code_variables": {"email": "jane@example.com"},
-                            }
+                            },
+                            {
+                                "filename": "/home/jane/app/backend/y.py",
+                                "abs_path": "/home/jane/app/backend/y.py",
+                                "lineno": 9,
+                                "function": "g",
+                                "pre_context": ["token = 'abc'"],
+                            },
                         ],
                     },
                 }
@@ -184,6 +191,8 @@ def test_exception_messages_are_scrubbed():
     cleaned = json.dumps(scrub_event(event))
     assert "jane@" not in cleaned and "secret.example" not in cleaned
     assert "ValueError" in cleaned and "x.py" in cleaned
+    assert "/home/jane" not in cleaned and "abs_path" not in cleaned
+    assert '"y.py"' in cleaned and "token" not in cleaned
 
 
 def test_shutdown_is_bounded_when_the_host_hangs(sqlite_url, mailer):

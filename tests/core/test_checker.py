@@ -20,9 +20,7 @@ NOW = datetime(2026, 11, 23, tzinfo=UTC)
 class FakeTls:
     """Answers after ``delay``; records how many checks run at once."""
 
-    def __init__(
-        self, delay: float = 0.0, fail_on: str | None = None, record: bool = True
-    ) -> None:
+    def __init__(self, delay: float = 0.0, fail_on: str | None = None, record: bool = True) -> None:
         self.delay = delay
         self.record = record
         self.fail_on = fail_on
@@ -130,9 +128,7 @@ async def test_leaving_the_stream_cancels_checks_in_flight() -> None:
 
 async def test_a_bug_costs_one_row_not_the_run() -> None:
     tls = FakeTls(fail_on="host00001.example")
-    results = await check_all(
-        targets(3), Settings(), tls=tls, rdap=FakeRdap(), clock=lambda: NOW
-    )
+    results = await check_all(targets(3), Settings(), tls=tls, rdap=FakeRdap(), clock=lambda: NOW)
     assert [r.target.host for r in results] == [t.host for t in targets(3)]
     assert results[1].status is Status.ERROR
     assert results[1].tls is not None and results[1].tls.error == (

@@ -3,17 +3,23 @@
 from __future__ import annotations
 
 import csv
+import getpass
 import io
 import json
 import os
 import subprocess
 import sys
+import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from core.cli import main
+from core import install_id
+from core.analytics import mark_notice_shown
+from core.cli import ANALYTICS_EXIT_SECONDS, ANALYTICS_NOTICE, main
+from tests.helpers.posthog_sink import PosthogSink
 from tests.helpers.world import LoopbackWorld
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -308,3 +314,140 @@ def test_subprocess_usage_error_has_no_traceback(world: LoopbackWorld, tmp_path:
     assert proc.returncode == 64
     assert "missing.txt" in proc.stderr and "Traceback" not in proc.stderr
     assert len(proc.stderr.strip().splitlines()) == 1
+
+
+# --------------------------------------------------------------------------- analytics
+
+
+@pytest.fixture
+def sink() -> Iterator[PosthogSink]:
+    with PosthogSink() as server:
+        yield server
+
+
+@pytest.fixture
+def analytics_on(sink: PosthogSink, monkeypatch: pytest.MonkeyPatch) -> PosthogSink:
+    """A project key pointing at the loopback sink (like a release build's baked key)."""
+    monkeypatch.setenv("POSTHOG_API_KEY", "phc_test")
+    monkeypatch.setenv("POSTHOG_HOST", sink.url)
+    return sink
+
+
+def _assert_no_user_data(sink: PosthogSink, *values: str) -> None:
+    text = sink.payload_text().lower()
+    user = getpass.getuser()
+    for value in [*values, *([user] if len(user) >= 3 else [])]:
+        assert value.lower() not in text, f"{value!r} leaked into analytics"
+
+
+def test_first_run_notice_once_then_counts_only(  # type: ignore[no-untyped-def]
+    cli, analytics_on: PosthogSink, tmp_path: Path
+) -> None:
+    sink = analytics_on
+    first = cli("check", "valid.test")
+    assert first.code == 0
+    assert first.err.count(ANALYTICS_NOTICE) == 1
+    assert sink.requests == []  # the run that shows the notice sends nothing
+
+    watchlist = tmp_path / "acme-clients.txt"
+    watchlist.write_text("expired.test\na..b.test\n", encoding="utf-8")
+    second = cli("check", "--format", "json", "valid.test", "-f", str(watchlist))
+    assert second.code == 2
+    assert ANALYTICS_NOTICE not in second.err
+    assert cli("check", "valid.test").err == ""  # and never again
+
+    completed = sink.named("cli_check_completed")[0]
+    assert completed["distinct_id"] == install_id.peek()
+    assert completed["properties"]["format"] == "json"
+    counts = {k: completed["properties"][k] for k in ("valid", "expired", "total", "rejected")}
+    assert counts == {"valid": 1, "expired": 1, "total": 2, "rejected": 1}
+    assert completed["properties"]["input"] == "mixed"
+    assert completed["properties"]["exit_code"] == 2
+    assert completed["properties"]["duration_ms"] >= 0
+    imported = sink.named("domains_imported")[0]["properties"]
+    assert (imported["source"], imported["count"], imported["rejected"]) == ("cli", 2, 1)
+    assert sink.named("$set")[0]["$set"]["frontend"] == "cli"
+    _assert_no_user_data(sink, "valid.test", "expired.test", "a..b", "acme-clients", str(tmp_path))
+
+
+def test_usage_errors_are_counted_without_their_text(  # type: ignore[no-untyped-def]
+    cli, analytics_on: PosthogSink
+) -> None:
+    mark_notice_shown("cli")
+    run = cli("check", "-f", "/nonexistent/secret-list.txt")
+    assert run.code == 64
+    [failed] = analytics_on.named("cli_check_failed")
+    assert failed["properties"]["reason"] == "input_file"
+    _assert_no_user_data(analytics_on, "secret-list", "/nonexistent")
+
+
+@pytest.mark.parametrize("variable", ["DO_NOT_TRACK", "DOMAINCHECK_NO_ANALYTICS"])
+def test_do_not_track_means_no_notice_and_no_requests(  # type: ignore[no-untyped-def]
+    cli, analytics_on: PosthogSink, monkeypatch: pytest.MonkeyPatch, variable: str
+) -> None:
+    monkeypatch.setenv(variable, "1")
+    for _ in range(2):
+        run = cli("check", "valid.test")
+        assert run.code == 0 and run.err == ""
+    assert analytics_on.requests == []
+    assert install_id.peek() is None
+
+
+def test_analytics_command_turns_it_off_and_on(  # type: ignore[no-untyped-def]
+    cli, analytics_on: PosthogSink
+) -> None:
+    mark_notice_shown("cli")
+    assert cli("analytics").out.startswith("analytics: on")
+    assert cli("analytics", "off").out.strip() == "analytics: off (turned off in the preferences)"
+    assert cli("check", "valid.test").code == 0
+    assert analytics_on.requests == []
+
+    assert cli("analytics", "on").out.startswith("analytics: on")
+    cli("check", "valid.test")
+    old_id = install_id.peek()
+    assert old_id is not None and analytics_on.named("cli_check_completed")
+    assert "reset" in cli("analytics", "reset-id").out
+    assert install_id.peek() not in (None, old_id)
+
+
+def test_no_key_means_analytics_off_and_silent(cli, sink: PosthogSink) -> None:  # type: ignore[no-untyped-def]
+    run = cli("check", "valid.test")
+    assert run.err == "" and sink.requests == []
+    assert cli("analytics").out.strip() == "analytics: off (no PostHog project key is configured)"
+
+
+def _analytics_subprocess(
+    world: LoopbackWorld, sink: PosthogSink, **extra: str
+) -> tuple[float, subprocess.CompletedProcess[str]]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DOMAINCHECK_")}
+    env.update(world.env)  # the XDG folders stay this test's (conftest), notice included
+    env.update({"POSTHOG_API_KEY": "phc_test", "POSTHOG_HOST": sink.url, **extra})
+    started = time.monotonic()
+    proc = subprocess.run(
+        [sys.executable, "-m", "core.cli", "check", "valid.test", "--timeout", "2"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+        check=False,
+    )
+    return time.monotonic() - started, proc
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("mode", ["hang", "fail"])
+def test_a_dead_analytics_host_adds_at_most_the_cap_to_the_exit(
+    world: LoopbackWorld, sink: PosthogSink, mode: str
+) -> None:
+    mark_notice_shown("cli")
+    baseline, proc = _analytics_subprocess(world, sink, DO_NOT_TRACK="1")
+    assert proc.returncode == 0, proc.stderr
+    assert sink.requests == []
+
+    sink.mode = mode  # type: ignore[assignment]
+    elapsed, proc = _analytics_subprocess(world, sink)
+    assert proc.returncode == 0
+    assert proc.stderr == ""  # no traceback, no SDK log lines
+    assert sink.requests  # it did try
+    # ANALYTICS_EXIT_SECONDS (2 s) plus generous slack: bounded, not a tight timing test.
+    assert elapsed < baseline + ANALYTICS_EXIT_SECONDS + 2.5
