@@ -3,7 +3,9 @@
 The real main window checks N loopback domains (default 2,000) behind a proxy that
 adds simulated network latency, while a 5 ms timer in the GUI thread measures the
 longest event-loop stall. Then ``domaincheck check`` (the CLI, a subprocess) checks
-the same list through the same proxy. Prints both times and the stall.
+the same list through the same proxy, while the same timer runs in an idle event loop:
+that stall is the floor the machine itself sets (the engine's and the servers' load,
+other processes), which no change to the app can go below. Prints the times and stalls.
 
 Targets: longest stall under 50 ms; all rows shown within 1.5x of the CLI's time.
 
@@ -108,7 +110,8 @@ class LatencyProxy:
 
 
 def write_list(directory: Path, count: int) -> Path:
-    # *.wildcard.test names all get the valid wildcard certificate of the test world.
+    # The test world answers every such name with its default certificate, which
+    # does not cover it: each check does the full TLS and RDAP work and ends "invalid".
     path = directory / "domains.txt"
     path.write_text("".join(f"host{i:05d}.wildcard.test\n" for i in range(count)))
     return path
@@ -134,34 +137,9 @@ def run_gui(world: LoopbackWorld, proxy_port: int, listing: Path, data_dir: Path
     )
     window = domain_check.window
     window.resize(1280, 760)
-    if os.environ.get("BENCH_DEBUG"):
-        for name in ("_on_results", "add_files"):
-            original = getattr(domain_check, name)
-
-            def timed(*a: object, _original: object = original, _name: str = name) -> None:
-                t0 = time.perf_counter()
-                _original(*a)  # type: ignore[operator]
-                print(f"{_name} {(time.perf_counter() - t0) * 1000:.0f} ms", file=sys.stderr)
-
-            setattr(domain_check, name, timed)
-            domain_check.runner.results_ready.disconnect()
-            domain_check.runner.results_ready.connect(domain_check._on_results)
     domain_check.start()
 
-    stalls: list[float] = []
-    last = [time.perf_counter()]
-    probe = QTimer()
-    probe.setTimerType(Qt.TimerType.PreciseTimer)
-    probe.setInterval(STALL_PROBE_INTERVAL_MS)
-
-    def on_probe() -> None:
-        now = time.perf_counter()
-        stalls.append((now - last[0]) * 1000 - STALL_PROBE_INTERVAL_MS)
-        if os.environ.get("BENCH_DEBUG") and stalls[-1] > 30:
-            print(f"stall {stalls[-1]:.0f} ms at {elapsed.elapsed()} ms", file=sys.stderr)
-        last[0] = now
-
-    probe.timeout.connect(on_probe)
+    probe = StallProbe()
     batches = [0]
     domain_check.runner.results_ready.connect(lambda batch: batches.__setitem__(0, batches[0] + 1))
     elapsed = QElapsedTimer()
@@ -175,7 +153,6 @@ def run_gui(world: LoopbackWorld, proxy_port: int, listing: Path, data_dir: Path
     domain_check.check_finished.connect(finished)
 
     def go() -> None:
-        last[0] = time.perf_counter()
         probe.start()
         elapsed.start()
         # Like a user dropping the file on the window: parse, list, check.
@@ -184,15 +161,48 @@ def run_gui(world: LoopbackWorld, proxy_port: int, listing: Path, data_dir: Path
     QTimer.singleShot(200, go)
     app.exec()
     probe.stop()
-    result["max_stall_ms"] = max(stalls, default=0.0)
-    result["p99_stall_ms"] = sorted(stalls)[int(len(stalls) * 0.99)] if stalls else 0.0
+    result.update(probe.figures())
     result["batches"] = batches[0]
     result["counts"] = {s.value: n for s, n in domain_check.model.counts().items() if n}
     domain_check.quit()
     return result
 
 
-def run_cli(world: LoopbackWorld, proxy_port: int, listing: Path, env_dir: Path) -> float:
+class StallProbe:
+    """A 5 ms timer in the GUI thread; how late it fires is how long the loop stalled."""
+
+    def __init__(self) -> None:
+        self.stalls: list[float] = []
+        self._last = 0.0
+        self._timer = QTimer()
+        self._timer.setTimerType(Qt.TimerType.PreciseTimer)
+        self._timer.setInterval(STALL_PROBE_INTERVAL_MS)
+        self._timer.timeout.connect(self._tick)
+
+    def start(self) -> None:
+        self._last = time.perf_counter()
+        self._timer.start()
+
+    def stop(self) -> None:
+        self._timer.stop()
+
+    def _tick(self) -> None:
+        now = time.perf_counter()
+        self.stalls.append((now - self._last) * 1000 - STALL_PROBE_INTERVAL_MS)
+        self._last = now
+
+    def figures(self) -> dict[str, float]:
+        ordered = sorted(self.stalls)
+        return {
+            "max_stall_ms": ordered[-1] if ordered else 0.0,
+            "p99_stall_ms": ordered[int(len(ordered) * 0.99)] if ordered else 0.0,
+        }
+
+
+def run_cli(
+    world: LoopbackWorld, proxy_port: int, listing: Path, env_dir: Path
+) -> tuple[float, dict[str, float]]:
+    """The CLI's time, and the stalls of an idle event loop meanwhile (the floor)."""
     env = {
         **os.environ,
         "XDG_CACHE_HOME": str(env_dir / "cache"),
@@ -200,17 +210,41 @@ def run_cli(world: LoopbackWorld, proxy_port: int, listing: Path, env_dir: Path)
         "XDG_CONFIG_HOME": str(env_dir / "config"),
     }
     command = [
-        sys.executable, "-m", "core.cli", "check", "-f", str(listing), "--format", "json",
-        "--timeout", "30", "--ca-file", str(world.ca_file),
-        "--connect-to", f"::127.0.0.1:{proxy_port}",
-        "--rdap-bootstrap", str(paths.resource("iana-rdap-dns.json")),
+        sys.executable,
+        "-m",
+        "core.cli",
+        "check",
+        "-f",
+        str(listing),
+        "--format",
+        "json",
+        "--timeout",
+        "30",
+        "--ca-file",
+        str(world.ca_file),
+        "--connect-to",
+        f"::127.0.0.1:{proxy_port}",
+        "--rdap-bootstrap",
+        str(paths.resource("iana-rdap-dns.json")),
     ]
-    started = time.perf_counter()
-    done = subprocess.run(command, env=env, cwd=ROOT, capture_output=True, timeout=600)
-    seconds = time.perf_counter() - started
-    if done.returncode not in (0, 1, 2, 3):
-        raise SystemExit(f"CLI failed ({done.returncode}): {done.stderr.decode()[-2000:]}")
-    return seconds
+    app = QApplication.instance() or QApplication(sys.argv[:1])
+    probe = StallProbe()
+    with tempfile.TemporaryFile() as stderr:
+        started = time.perf_counter()
+        cli = subprocess.Popen(command, env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=stderr)
+        watcher = QTimer()
+        watcher.timeout.connect(lambda: cli.poll() is not None and app.quit())
+        watcher.start(20)
+        probe.start()
+        app.exec()
+        probe.stop()
+        watcher.stop()
+        seconds = time.perf_counter() - started
+        returncode = cli.wait(600)
+        if returncode not in (0, 1, 2, 3):
+            stderr.seek(0)
+            raise SystemExit(f"CLI failed ({returncode}): {stderr.read().decode()[-2000:]}")
+    return seconds, probe.figures()
 
 
 def serve(directory: Path, latency_ms: float) -> None:
@@ -259,9 +293,17 @@ def main() -> int:
             (directory / name).mkdir()
             os.environ[f"XDG_{name.upper()}_HOME"] = str(directory / name)
         server = subprocess.Popen(
-            [sys.executable, __file__, "--serve", str(directory / "world"),
-             "--latency-ms", str(args.latency_ms)],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+            [
+                sys.executable,
+                __file__,
+                "--serve",
+                str(directory / "world"),
+                "--latency-ms",
+                str(args.latency_ms),
+            ],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
         )
         try:
             assert server.stdout is not None
@@ -270,7 +312,7 @@ def main() -> int:
             world = _World(Path(ca_text.strip()))
             listing = write_list(directory, args.domains)
             gui = run_gui(world, proxy_port, listing, directory)  # type: ignore[arg-type]
-            cli_seconds = run_cli(world, proxy_port, listing, directory)  # type: ignore[arg-type]
+            cli_seconds, floor = run_cli(world, proxy_port, listing, directory)  # type: ignore[arg-type]
         finally:
             assert server.stdin is not None
             server.stdin.close()
@@ -278,13 +320,24 @@ def main() -> int:
 
     ratio = gui["seconds"] / cli_seconds
     print(f"domains: {args.domains:,}, simulated latency: {args.latency_ms:.0f} ms one way")
-    print(f"desktop: all {gui['rows']:,} rows shown in {gui['seconds']:.2f} s "
-          f"({gui['batches']} batches) {gui['counts']}")
-    print(f"CLI:     domaincheck check --format json in {cli_seconds:.2f} s "
-          "(including interpreter start-up)")
+    print(
+        f"desktop: all {gui['rows']:,} rows shown in {gui['seconds']:.2f} s "
+        f"({gui['batches']} batches) {gui['counts']}"
+    )
+    print(
+        f"CLI:     domaincheck check --format json in {cli_seconds:.2f} s "
+        "(including interpreter start-up)"
+    )
     print(f"ratio:   {ratio:.2f}x the CLI's time (target <= 1.5x)")
-    print(f"GUI event loop: longest stall {gui['max_stall_ms']:.1f} ms, "
-          f"99th percentile {gui['p99_stall_ms']:.1f} ms (target < 50 ms)")
+    print(
+        f"GUI event loop: longest stall {gui['max_stall_ms']:.1f} ms, "
+        f"99th percentile {gui['p99_stall_ms']:.1f} ms (target < 50 ms)"
+    )
+    print(
+        f"floor:   an idle event loop during the CLI's run: longest stall "
+        f"{floor['max_stall_ms']:.1f} ms, 99th percentile {floor['p99_stall_ms']:.1f} ms "
+        "(load and OS scheduling, not the app)"
+    )
     ok = gui["max_stall_ms"] < 50 and ratio <= 1.5 and gui["rows"] == args.domains
     print("PASS" if ok else "FAIL")
     return 0 if ok else 1

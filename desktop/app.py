@@ -55,6 +55,10 @@ META_DRAFT = "input_draft"
 #: A result costs about 0.1 ms to take in; each turn then costs one re-sort and one
 #: repaint of the table (~10 ms), so a turn takes what a usual batch brings.
 RESULTS_PER_TURN = 100
+#: Delay before taking in queued results. A timer rather than a posted event, so that
+#: input, paint and other timers get their turn between two batches even when the
+#: worker's batches pile up behind a busy moment.
+DRAIN_DELAY_MS = 1
 
 
 def summary_text(counts: dict[Status, int], unchecked: int = 0) -> str:
@@ -84,13 +88,15 @@ class _Run:
     #: A check of the whole watchlist (resets the background schedule).
     full: bool
     reminders: list[Reminder] = dataclasses.field(default_factory=list)
+    #: Results taken into the table so far (what the progress bar shows).
+    done: int = 0
 
 
 class DomainCheckApp(QObject):
     """Signals:
-        check_finished(bool): a run ended; ``True`` if cancelled.
-        notified(str, str): a reminder notification (title, body) was shown.
-        quitting(): the app is shutting down (state saved, worker stopped).
+    check_finished(bool): a run ended; ``True`` if cancelled.
+    notified(str, str): a reminder notification (title, body) was shown.
+    quitting(): the app is shutting down (state saved, worker stopped).
     """
 
     check_finished = Signal(bool)
@@ -146,12 +152,11 @@ class DomainCheckApp(QObject):
         self.window.close_handler = self._on_close
         self.messages.shown.connect(self.window.show_message)
 
-        runner_kwargs = {} if batch_interval_ms is None else {
-            "batch_interval_ms": batch_interval_ms
-        }
+        runner_kwargs = (
+            {} if batch_interval_ms is None else {"batch_interval_ms": batch_interval_ms}
+        )
         self.runner = CheckRunner(checker_factory, parent=self, **runner_kwargs)
         self.runner.results_ready.connect(self._on_results)
-        self.runner.progress.connect(self.window.set_progress)
         self.runner.failed.connect(self.messages.error)
         self.runner.finished.connect(self._on_run_finished)
 
@@ -324,7 +329,7 @@ class DomainCheckApp(QObject):
     def _schedule_drain(self) -> None:
         if not self._drain_scheduled:
             self._drain_scheduled = True
-            QTimer.singleShot(0, self._drain)
+            QTimer.singleShot(DRAIN_DELAY_MS, self._drain)
 
     def _drain(self) -> None:
         self._drain_scheduled = False
@@ -343,6 +348,12 @@ class DomainCheckApp(QObject):
     def _take_results(self, batch: list[CheckResult]) -> None:
         run = self._run
         if run is not None:
+            # The progress bar counts the rows filled in, so it moves with the table.
+            # Set before the rows change: QProgressBar repaints at once (repaint(), not
+            # update()), and with the table not yet dirty that repaint is only the bar;
+            # the table is painted in a turn of its own.
+            run.done += len(batch)
+            self.window.set_progress(run.done, len(run.targets))
             for result in batch:
                 position = self.model.row_of(result.target.key)
                 previous = None if position is None else self.model.row_at(position).result

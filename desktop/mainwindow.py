@@ -108,9 +108,9 @@ def local_files(mime: QMimeData) -> list[Path]:
 
 def dropped_text(mime: QMimeData) -> str:
     """Text of a non-file drop: links dragged from a browser, or plain text."""
-    remote = [url.toString() for url in mime.urls() if not url.isLocalFile()] if (
-        mime.hasUrls()
-    ) else []
+    remote = (
+        [url.toString() for url in mime.urls() if not url.isLocalFile()] if (mime.hasUrls()) else []
+    )
     if remote:
         return "\n".join(remote)
     return mime.text() if mime.hasText() else ""
@@ -302,9 +302,11 @@ def format_fingerprint(fingerprint: str | None) -> str:
     """Colon-separated hex pairs on two lines of 16 bytes."""
     if not fingerprint:
         return "—"
-    pairs = fingerprint.upper().split(":") if ":" in fingerprint else [
-        fingerprint[i : i + 2].upper() for i in range(0, len(fingerprint), 2)
-    ]
+    pairs = (
+        fingerprint.upper().split(":")
+        if ":" in fingerprint
+        else [fingerprint[i : i + 2].upper() for i in range(0, len(fingerprint), 2)]
+    )
     return "\n".join(":".join(pairs[i : i + 16]) for i in range(0, len(pairs), 16))
 
 
@@ -338,9 +340,8 @@ def details_of(row: WatchRow) -> dict[str, str]:
         values["subject"] = tls.subject or "—"
         values["sans"] = ", ".join(tls.sans) or "—"
         values["issuer"] = tls.issuer or "—"
-        values["valid"] = (
-            f"{_when(tls.not_before)} to {_when(tls.not_after)}"
-            + _days_phrase(result.tls_days_left)
+        values["valid"] = f"{_when(tls.not_before)} to {_when(tls.not_after)}" + _days_phrase(
+            result.tls_days_left
         )
         values["chain"] = _when(tls.chain_earliest_not_after)
         values["fingerprint"] = format_fingerprint(tls.fingerprint_sha256)
@@ -369,14 +370,14 @@ def details_of(row: WatchRow) -> dict[str, str]:
 
 class MainWindow(QMainWindow):
     """Signals:
-        check_requested(str): check the watchlist, first adding the typed text.
-        cancel_requested(): stop the running check.
-        files_dropped(list[Path]): files were dropped or opened.
-        export_requested(Path): save the results (format from the suffix).
-        remove_requested(list[tuple[str, int]]): stop watching these targets.
-        threshold_changed(int): the threshold spin box changed.
-        preferences_requested(): open the preferences.
-        quit_requested(): File → Quit.
+    check_requested(str): check the watchlist, first adding the typed text.
+    cancel_requested(): stop the running check.
+    files_dropped(list[Path]): files were dropped or opened.
+    export_requested(Path): save the results (format from the suffix).
+    remove_requested(list[tuple[str, int]]): stop watching these targets.
+    threshold_changed(int): the threshold spin box changed.
+    preferences_requested(): open the preferences.
+    quit_requested(): File → Quit.
     """
 
     check_requested = Signal(str)
@@ -420,8 +421,9 @@ class MainWindow(QMainWindow):
 
         self.threshold = QSpinBox(minimum=0, maximum=MAX_THRESHOLD_DAYS, suffix=" days")
         self.threshold.setAccessibleName("Warn this many days before expiry")
-        self.threshold.setToolTip("A certificate or registration expiring within this many "
-                                  "days counts as expiring.")
+        self.threshold.setToolTip(
+            "A certificate or registration expiring within this many days counts as expiring."
+        )
 
         self.check_button = QPushButton("&Check")
         self.check_button.setDefault(True)
@@ -456,9 +458,7 @@ class MainWindow(QMainWindow):
         self.table.setWordWrap(False)
         self.table.setIconSize(QSize(16, 16))
         self.table.verticalHeader().setVisible(False)
-        self.table.verticalHeader().setDefaultSectionSize(
-            self.table.fontMetrics().height() + 10
-        )
+        self.table.verticalHeader().setDefaultSectionSize(self.table.fontMetrics().height() + 10)
         header = self.table.horizontalHeader()
         header.setHighlightSections(False)
         header.setStretchLastSection(True)
@@ -503,10 +503,12 @@ class MainWindow(QMainWindow):
         style = self.style()
         sp = QStyle.StandardPixmap
 
-        def action(text: str,
-                   shortcut: QKeySequence | QKeySequence.StandardKey | str | None,
-                   slot: Callable[[], object],
-                   icon: QStyle.StandardPixmap | None = None) -> QAction:
+        def action(
+            text: str,
+            shortcut: QKeySequence | QKeySequence.StandardKey | str | None,
+            slot: Callable[[], object],
+            icon: QStyle.StandardPixmap | None = None,
+        ) -> QAction:
             act = QAction(text, self)
             if shortcut is not None:
                 act.setShortcut(QKeySequence(shortcut))
@@ -516,31 +518,39 @@ class MainWindow(QMainWindow):
             self.addAction(act)
             return act
 
-        self.open_action = action("&Open List…", QKeySequence.StandardKey.Open,
-                                  self.choose_files, sp.SP_DialogOpenButton)
-        self.export_action = action("&Export Results…", "Ctrl+E", self.choose_export_file,
-                                    sp.SP_DialogSaveButton)
-        self.preferences_action = action("&Preferences…", QKeySequence.StandardKey.Preferences,
-                                         self.preferences_requested.emit)
+        self.open_action = action(
+            "&Open List…", QKeySequence.StandardKey.Open, self.choose_files, sp.SP_DialogOpenButton
+        )
+        self.export_action = action(
+            "&Export Results…", "Ctrl+E", self.choose_export_file, sp.SP_DialogSaveButton
+        )
+        self.preferences_action = action(
+            "&Preferences…", QKeySequence.StandardKey.Preferences, self.preferences_requested.emit
+        )
         if self.preferences_action.shortcut().isEmpty():
             self.preferences_action.setShortcut(QKeySequence("Ctrl+,"))
         self.quit_action = action("&Quit", QKeySequence.StandardKey.Quit, self.quit_requested.emit)
-        self.check_action = action("&Check Now", "Ctrl+Return", self._request_check,
-                                   sp.SP_BrowserReload)
+        self.check_action = action(
+            "&Check Now", "Ctrl+Return", self._request_check, sp.SP_BrowserReload
+        )
         self.check_action.setShortcuts([QKeySequence("Ctrl+Return"), QKeySequence("Ctrl+Enter")])
-        self.cancel_action = action("C&ancel Check", "Esc", self.cancel_requested.emit,
-                                    sp.SP_BrowserStop)
-        self.copy_action = action("&Copy Rows", QKeySequence.StandardKey.Copy,
-                                  self.copy_selected_rows)
+        self.cancel_action = action(
+            "C&ancel Check", "Esc", self.cancel_requested.emit, sp.SP_BrowserStop
+        )
+        self.copy_action = action(
+            "&Copy Rows", QKeySequence.StandardKey.Copy, self.copy_selected_rows
+        )
         self.copy_action.setShortcutContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
         self.table.addAction(self.copy_action)
-        self.remove_action = action("&Remove from Watchlist", QKeySequence.StandardKey.Delete,
-                                    self._request_remove)
+        self.remove_action = action(
+            "&Remove from Watchlist", QKeySequence.StandardKey.Delete, self._request_remove
+        )
         self.remove_action.setShortcutContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
         self.table.addAction(self.remove_action)
         self.table.setContextMenuPolicy(Qt.ContextMenuPolicy.ActionsContextMenu)
-        self.find_action = action("&Find", QKeySequence.StandardKey.Find,
-                                  lambda: self.filter_edit.setFocus())
+        self.find_action = action(
+            "&Find", QKeySequence.StandardKey.Find, lambda: self.filter_edit.setFocus()
+        )
 
         menu = self.menuBar()
         file_menu = menu.addMenu("&File")
@@ -667,7 +677,8 @@ class MainWindow(QMainWindow):
         warning = icons.status_icon(Status.EXPIRED)
         for error in errors:
             where = (
-                f"Line {error.line}" if error.source == INPUT_SOURCE
+                f"Line {error.line}"
+                if error.source == INPUT_SOURCE
                 else f"{Path(error.source).name}, line {error.line}"
             )
             item = QListWidgetItem(warning, f"{where}: {error.text} — {error.error}")
@@ -682,7 +693,8 @@ class MainWindow(QMainWindow):
             self.statusBar().showMessage(message.text, _STATUS_MESSAGE_TIMEOUT_MS)
             return
         box = QMessageBox(
-            QMessageBox.Icon.Warning if message.level is Level.WARNING
+            QMessageBox.Icon.Warning
+            if message.level is Level.WARNING
             else QMessageBox.Icon.Critical,
             "Domain Check",
             message.text,
@@ -738,7 +750,9 @@ class MainWindow(QMainWindow):
 
     def choose_export_file(self) -> None:
         name, chosen_filter = QFileDialog.getSaveFileName(
-            self, "Export results", "domaincheck-results.csv",
+            self,
+            "Export results",
+            "domaincheck-results.csv",
             "CSV (*.csv);;JSON, as domaincheck check --format json (*.json)",
         )
         if name:
@@ -774,6 +788,11 @@ class MainWindow(QMainWindow):
         rows = self.table.selectionModel().selectedRows()
         index = rows[0] if rows else (current if current.isValid() else QModelIndex())
         self.details.show_row(self.proxy.row_at(index.row()) if index.isValid() else None)
+
+    def changeEvent(self, event: QEvent) -> None:
+        if event.type() in (QEvent.Type.PaletteChange, QEvent.Type.ApplicationPaletteChange):
+            self.model.palette_changed()  # light/dark switch: status colours follow
+        super().changeEvent(event)
 
     def closeEvent(self, event: QCloseEvent) -> None:
         if self.close_handler is not None:

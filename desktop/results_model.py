@@ -9,7 +9,9 @@ as a number), never by the display string.
 
 from __future__ import annotations
 
+import collections
 import dataclasses
+import functools
 import math
 import re
 from collections.abc import Iterable, Sequence
@@ -23,7 +25,7 @@ from PySide6.QtCore import (
     QSortFilterProxyModel,
     Qt,
 )
-from PySide6.QtGui import QGuiApplication
+from PySide6.QtGui import QColor, QGuiApplication
 
 from core.models import CheckResult, Status, Target, summarize
 from desktop import icons
@@ -58,6 +60,32 @@ SORT_ROLE = Qt.ItemDataRole.UserRole + 1
 ROW_ROLE = Qt.ItemDataRole.UserRole + 2
 
 NOT_CHECKED_LABEL = "Not checked"
+
+# Roles as plain ints: ``data()`` runs from C++ for every cell of every repaint (seven
+# roles per cell), so it compares ints instead of looking up enum members.
+_DISPLAY_ROLE = int(Qt.ItemDataRole.DisplayRole)
+_DECORATION_ROLE = int(Qt.ItemDataRole.DecorationRole)
+_TOOLTIP_ROLE = int(Qt.ItemDataRole.ToolTipRole)
+_ALIGNMENT_ROLE = int(Qt.ItemDataRole.TextAlignmentRole)
+_FOREGROUND_ROLE = int(Qt.ItemDataRole.ForegroundRole)
+_ACCESSIBLE_TEXT_ROLE = int(Qt.ItemDataRole.AccessibleTextRole)
+_SORT_ROLE = int(SORT_ROLE)
+_ROW_ROLE = int(ROW_ROLE)
+#: The roles ``data()`` answers; the delegate's other questions (font, background,
+#: check state) get ``None`` before the index is even looked at.
+_ANSWERED_ROLES = frozenset(
+    {
+        _DISPLAY_ROLE,
+        _DECORATION_ROLE,
+        _TOOLTIP_ROLE,
+        _ALIGNMENT_ROLE,
+        _FOREGROUND_ROLE,
+        _ACCESSIBLE_TEXT_ROLE,
+        _SORT_ROLE,
+        _ROW_ROLE,
+    }
+)
+_RIGHT_ALIGNED = int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
 _MISSING_DAYS = 10**9
 _MISSING_TEXT = "\U0010ffff"  # sorts after every real string
 
@@ -72,14 +100,32 @@ class WatchRow:
     #: a repaint or a re-sort then costs a tuple lookup, not the status arithmetic.
     texts: tuple[str, ...] = ()
     sort_keys: tuple[float | int | str, ...] = ()
+    #: ``result.status``, ``.days_left`` and ``.problem``, which ``CheckResult``
+    #: recomputes from the dates on every access; read them here instead.
     status: Status | None = None
+    days_left: int | None = None
+    problem: str = ""
 
     def __post_init__(self) -> None:
         self.set_result(self.result)
 
     def set_result(self, result: CheckResult | None) -> None:
         self.result = result
-        self.status = None if result is None else result.status
+        if result is None:  # thousands at once when a list is dropped: keep it cheap
+            self.status, self.days_left, self.problem = None, None, ""
+            domain = _domain_text(self.target)
+            self.texts = (NOT_CHECKED_LABEL, domain, *_UNCHECKED_TEXTS)
+            self.sort_keys = (
+                _UNCHECKED_SORT_KEYS[0],
+                sort_value(self, COLUMN_DOMAIN),
+                *_UNCHECKED_SORT_KEYS[1:],
+            )
+            return
+        self.status, self.days_left, self.problem = (
+            result.status,
+            result.days_left,
+            result.problem,
+        )
         self.texts = tuple(display_value(self, c) for c in range(COLUMN_COUNT))
         self.sort_keys = tuple(sort_value(self, c) for c in range(COLUMN_COUNT))
 
@@ -88,7 +134,7 @@ class WatchRow:
         parts = [self.target.display, self.target.host, str(self.target.port)]
         if self.result is not None:
             result = self.result
-            parts += [result.status.label, result.problem]
+            parts += [status_text(self), self.problem]
             if result.tls is not None:
                 parts += [result.tls.issuer or "", result.tls.subject or ""]
             if result.registration is not None:
@@ -101,6 +147,7 @@ class WatchRow:
 _DN_PART = re.compile(r"(?:^|,)\s*([A-Za-z.0-9]+)=((?:\\.|[^,])*)")
 
 
+@functools.lru_cache(maxsize=512)  # a few issuers sign most certificates
 def short_dn(dn: str | None) -> str:
     """``CN=R11,O=Let's Encrypt,C=US`` -> ``Let's Encrypt (R11)``; readable for people."""
     if not dn:
@@ -124,7 +171,12 @@ def format_days(days: int | None) -> str:
 
 
 def status_text(row: WatchRow) -> str:
-    return NOT_CHECKED_LABEL if row.result is None else row.result.status.label
+    return NOT_CHECKED_LABEL if row.status is None else row.status.label
+
+
+@functools.lru_cache(maxsize=4096)
+def _domain_text(target: Target) -> str:
+    return str(dataclasses.replace(target, host=target.display))
 
 
 def display_value(row: WatchRow, column: int) -> str:
@@ -133,13 +185,13 @@ def display_value(row: WatchRow, column: int) -> str:
     if column == COLUMN_STATUS:
         return status_text(row)
     if column == COLUMN_DOMAIN:
-        return str(dataclasses.replace(row.target, host=row.target.display))
+        return _domain_text(row.target)
     if result is None:
         return ""
     if column == COLUMN_CERT_EXPIRES:
         return format_date(result.tls_expiry)
     if column == COLUMN_DAYS_LEFT:
-        return format_days(result.days_left)
+        return format_days(row.days_left)
     if column == COLUMN_ISSUER:
         return short_dn(result.tls.issuer if result.tls else None)
     if column == COLUMN_REG_EXPIRES:
@@ -147,7 +199,7 @@ def display_value(row: WatchRow, column: int) -> str:
     if column == COLUMN_REGISTRAR:
         return (result.registration.registrar or "") if result.registration else ""
     if column == COLUMN_PROBLEM:
-        return result.problem
+        return row.problem
     return ""
 
 
@@ -164,18 +216,32 @@ def sort_value(row: WatchRow, column: int) -> float | int | str:
     result = row.result
     if column == COLUMN_STATUS:
         # Worst status first when descending; within a status, the most urgent first.
-        severity = -1 if result is None else result.status.severity
-        days = _MISSING_DAYS if result is None or result.days_left is None else result.days_left
+        severity = -1 if row.status is None else row.status.severity
+        days = _MISSING_DAYS if row.days_left is None else row.days_left
         return severity * 1e10 - max(min(days, _MISSING_DAYS), -_MISSING_DAYS)
     if column == COLUMN_DOMAIN:
         return f"{row.target.display.casefold()}\0{row.target.port:05d}"
     if column == COLUMN_DAYS_LEFT:
-        return _MISSING_DAYS if result is None or result.days_left is None else result.days_left
+        return _MISSING_DAYS if row.days_left is None else row.days_left
     if column == COLUMN_CERT_EXPIRES:
         return _timestamp(result.tls_expiry if result else None)
     if column == COLUMN_REG_EXPIRES:
         return _timestamp(result.registration.expires if result and result.registration else None)
     return _text_key(display_value(row, column))
+
+
+_UNCHECKED_TEXTS = ("",) * (COLUMN_COUNT - 2)
+#: Sort keys of a row without a result, except the domain's (columns 0, 2, 3, ...):
+#: what ``sort_value`` gives such a row (a test holds the two together).
+_UNCHECKED_SORT_KEYS = (
+    -1 * 1e10 - _MISSING_DAYS,
+    math.inf,
+    _MISSING_DAYS,
+    _MISSING_TEXT,
+    math.inf,
+    _MISSING_TEXT,
+    _MISSING_TEXT,
+)
 
 
 class ResultsModel(QAbstractTableModel):
@@ -187,6 +253,11 @@ class ResultsModel(QAbstractTableModel):
         self._index: dict[tuple[str, int], int] = {}
         self._sort_column = -1
         self._sort_order = Qt.SortOrder.AscendingOrder
+        #: Rows per status (``None``: not checked yet), kept up to date on every
+        #: change, so the status-bar summary after a batch does not walk every row.
+        self._status_counts: collections.Counter[Status | None] = collections.Counter()
+        #: Foreground colour per status for the current palette (see palette_changed).
+        self._colours: dict[Status | None, QColor] = {}
 
     # Sorting lives here, not in the proxy: Python's sort over the cached keys of
     # 2,000 rows takes about a millisecond, where a dynamically sorting proxy calls
@@ -213,10 +284,7 @@ class ResultsModel(QAbstractTableModel):
         self._reindex()
         self.changePersistentIndexList(
             persistent,
-            [
-                self.index(self._index[old_rows[i.row()].target.key], i.column())
-                for i in persistent
-            ],
+            [self.index(self._index[old_rows[i.row()].target.key], i.column()) for i in persistent],
         )
         self.layoutChanged.emit()
 
@@ -238,34 +306,54 @@ class ResultsModel(QAbstractTableModel):
                 return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
         return None
 
-    def data(self, index: ModelIndex, role: int = Qt.ItemDataRole.DisplayRole) -> object:
-        if not index.isValid() or not 0 <= index.row() < len(self._rows):
+    def data(self, index: ModelIndex, role: int = _DISPLAY_ROLE) -> object:
+        # Hot path: called from C++ about a thousand times per repaint of the table.
+        if role not in _ANSWERED_ROLES or not index.isValid():
             return None
-        row = self._rows[index.row()]
+        position = index.row()
+        if not 0 <= position < len(self._rows):
+            return None
+        row = self._rows[position]
         column = index.column()
-        if role in (Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.AccessibleTextRole):
+        if role in (_DISPLAY_ROLE, _ACCESSIBLE_TEXT_ROLE):
             return row.texts[column]
-        if role == SORT_ROLE:
+        if role == _DECORATION_ROLE:
+            return icons.status_icon(row.status) if column == COLUMN_STATUS else None
+        if role == _FOREGROUND_ROLE:
+            if column == COLUMN_STATUS or (
+                column == COLUMN_DAYS_LEFT and row.status not in (None, Status.VALID)
+            ):
+                return self._colour(row.status)
+            return None
+        if role == _ALIGNMENT_ROLE:
+            return _RIGHT_ALIGNED if column == COLUMN_DAYS_LEFT else None
+        if role == _SORT_ROLE:
             return row.sort_keys[column]
-        if role == ROW_ROLE:
+        if role == _ROW_ROLE:
             return row
-        if role == Qt.ItemDataRole.DecorationRole and column == COLUMN_STATUS:
-            return icons.status_icon(row.status)
-        if role == Qt.ItemDataRole.ForegroundRole and column in (
-            COLUMN_STATUS,
-            COLUMN_DAYS_LEFT,
-        ):
-            if column == COLUMN_DAYS_LEFT and row.status in (None, Status.VALID):
-                return None
-            return icons.status_colour(row.status, QGuiApplication.palette())
-        if role == Qt.ItemDataRole.ToolTipRole and row.result is not None:
-            if column in (COLUMN_STATUS, COLUMN_PROBLEM) and row.result.problem:
-                return row.result.problem
+        if role == _TOOLTIP_ROLE and row.result is not None:
+            if column in (COLUMN_STATUS, COLUMN_PROBLEM) and row.problem:
+                return row.problem
             if column == COLUMN_ISSUER and row.result.tls is not None:
                 return row.result.tls.issuer
-        if role == Qt.ItemDataRole.TextAlignmentRole and column == COLUMN_DAYS_LEFT:
-            return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
         return None
+
+    def _colour(self, status: Status | None) -> QColor:
+        colour = self._colours.get(status)
+        if colour is None:
+            colour = icons.status_colour(status, QGuiApplication.palette())
+            self._colours[status] = colour
+        return colour
+
+    def palette_changed(self) -> None:
+        """The system switched light/dark: status colours are picked again."""
+        self._colours.clear()
+        if self._rows:
+            self.dataChanged.emit(
+                self.index(0, 0),
+                self.index(len(self._rows) - 1, COLUMN_COUNT - 1),
+                [Qt.ItemDataRole.ForegroundRole],
+            )
 
     # -- reading -------------------------------------------------------------------
 
@@ -285,13 +373,17 @@ class ResultsModel(QAbstractTableModel):
         return [row.result for row in self._rows if row.result is not None]
 
     def counts(self) -> dict[Status, int]:
-        return summarize(row.result.status for row in self._rows if row.result is not None)
+        counts = summarize(())
+        for status, count in self._status_counts.items():
+            if status is not None:
+                counts[status] = count
+        return counts
 
     def unchecked_count(self) -> int:
-        return sum(1 for row in self._rows if row.result is None)
+        return self._status_counts[None]
 
     def worst_status(self) -> Status | None:
-        statuses = [row.result.status for row in self._rows if row.result is not None]
+        statuses = [s for s, n in self._status_counts.items() if s is not None and n > 0]
         return max(statuses, key=lambda s: s.severity) if statuses else None
 
     # -- changing ------------------------------------------------------------------
@@ -301,6 +393,7 @@ class ResultsModel(QAbstractTableModel):
         self.beginResetModel()
         self._rows = [WatchRow(target, result) for target, result in rows]
         self._reindex()
+        self._recount()
         self.endResetModel()
         self._resort()
 
@@ -325,7 +418,10 @@ class ResultsModel(QAbstractTableModel):
             if position is None:
                 fresh.append(WatchRow(result.target, result))
             else:
-                self._rows[position].set_result(result)
+                row = self._rows[position]
+                self._status_counts[row.status] -= 1
+                row.set_result(result)
+                self._status_counts[row.status] += 1
                 changed.append(position)
         if changed:
             self.dataChanged.emit(
@@ -338,6 +434,7 @@ class ResultsModel(QAbstractTableModel):
         positions = sorted({p for k in keys if (p := self._index.get(k)) is not None})
         for first, last in reversed(_spans(positions)):
             self.beginRemoveRows(QModelIndex(), first, last)
+            self._status_counts.subtract(row.status for row in self._rows[first : last + 1])
             del self._rows[first : last + 1]
             self.endRemoveRows()
         self._reindex()
@@ -347,6 +444,7 @@ class ResultsModel(QAbstractTableModel):
         for row in self._rows:
             if row.result is not None and row.result.threshold_days != threshold_days:
                 row.set_result(dataclasses.replace(row.result, threshold_days=threshold_days))
+        self._recount()
         if self._rows:
             self.dataChanged.emit(
                 self.index(0, 0), self.index(len(self._rows) - 1, COLUMN_COUNT - 1)
@@ -371,10 +469,14 @@ class ResultsModel(QAbstractTableModel):
         for offset, row in enumerate(rows):
             self._index[row.target.key] = first + offset
         self._rows.extend(rows)
+        self._status_counts.update(row.status for row in rows)
         self.endInsertRows()
 
     def _reindex(self) -> None:
         self._index = {row.target.key: position for position, row in enumerate(self._rows)}
+
+    def _recount(self) -> None:
+        self._status_counts = collections.Counter(row.status for row in self._rows)
 
 
 def _spans(positions: Iterable[int]) -> list[tuple[int, int]]:

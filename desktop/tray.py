@@ -197,7 +197,10 @@ class Tray(QObject):
     notification_clicked = Signal()
 
     def __init__(
-        self, state: Callable[[], TrayState], *, clock: Clock = utcnow,
+        self,
+        state: Callable[[], TrayState],
+        *,
+        clock: Clock = utcnow,
         parent: QObject | None = None,
     ) -> None:
         super().__init__(parent)
@@ -232,7 +235,8 @@ class Tray(QObject):
             assert state.paused_until is not None
             until = state.paused_until.astimezone().strftime("%a %H:%M")
             self._add(
-                self.menu, f"&Resume reminders (paused until {until})",
+                self.menu,
+                f"&Resume reminders (paused until {until})",
                 lambda: self.pause_requested.emit(False),
             )
         else:

@@ -367,7 +367,7 @@ async def test_cancelling_a_check_returns_promptly_and_leaks_nothing(
     with pytest.raises(asyncio.CancelledError):
         await task
 
-    assert time.monotonic() - started < 1
+    assert time.monotonic() - started < 3  # the check itself would run 10 s
     assert await wait_until(lambda: hanging.open_connections == 0)
     assert asyncio.all_tasks() == {asyncio.current_task()}
     gc.collect()  # an unclosed socket or transport would warn (an error here) now

@@ -38,24 +38,24 @@ def status_of(app: Any, host: str) -> str:
 def test_full_check_against_the_loopback_world_shows_rows_live(
     make_app: Any, world_settings: Any, qtbot: Any
 ) -> None:
-    app = make_app(settings=world_settings(timeout_seconds=2.0))
+    # hang.test holds the check open for the whole timeout: a wide window in which
+    # other rows must already be filled in (no timing assertion, just ordering).
+    app = make_app(settings=world_settings(timeout_seconds=5.0))
     app.start()
     seen_while_running: list[int] = []
     app.runner.results_ready.connect(
         lambda batch: seen_while_running.append(len(app.model.results()))
     )
     app.window.input.setPlainText(WORLD_LIST)
-    started = time.monotonic()
-    with qtbot.waitSignal(app.check_finished, timeout=15_000) as finished:
+    with qtbot.waitSignal(app.check_finished, timeout=30_000) as finished:
         app.window.check_button.click()
         assert app.is_checking
         assert app.window.progress.isVisible()
         # Rows are listed at once, then filled in as results arrive.
         assert app.model.rowCount() == 8
-        qtbot.waitUntil(lambda: status_of(app, "valid.test") == "Valid", timeout=3000)
+        qtbot.waitUntil(lambda: status_of(app, "valid.test") == "Valid", timeout=4500)
         assert app.is_checking  # hang.test is still going: this row came in live
-        assert time.monotonic() - started < 1.9
-        assert app.window.progress.text() .endswith("of 8 checked")
+        assert app.window.progress.text().endswith("of 8 checked")
     assert finished.args == [False]
     assert seen_while_running[0] < 8  # the first batch came before the last result
     assert status_of(app, "expiring.test") == "Expiring"
@@ -82,7 +82,7 @@ def test_cancel_stops_promptly(make_app: Any, world_settings: Any, qtbot: Any) -
     started = time.monotonic()
     with qtbot.waitSignal(app.check_finished, timeout=5_000) as finished:
         app.window.cancel_button.click()
-    assert time.monotonic() - started < 1.5
+    assert time.monotonic() - started < 5.0  # hang.test alone would take 30 s
     assert finished.args == [True]
     assert status_of(app, "valid.test") == "Valid"
     assert status_of(app, "hang.test") == NOT_CHECKED_LABEL
@@ -93,9 +93,7 @@ def test_quit_during_a_check_is_clean_and_saves(
     make_app: Any, world_settings: Any, qtbot: Any, tmp_path: Path
 ) -> None:
     exits: list[int] = []
-    app = make_app(
-        settings=world_settings(timeout_seconds=30.0), exit_app=lambda: exits.append(1)
-    )
+    app = make_app(settings=world_settings(timeout_seconds=30.0), exit_app=lambda: exits.append(1))
     app.start()
     app.window.input.setPlainText("valid.test\nhang.test\nstill typing")
     with qtbot.waitSignal(app.runner.results_ready, timeout=10_000):
@@ -103,7 +101,7 @@ def test_quit_during_a_check_is_clean_and_saves(
     started = time.monotonic()
     with qtbot.waitSignal(app.quitting):
         app.window.quit_action.trigger()
-    assert time.monotonic() - started < 2.0
+    assert time.monotonic() - started < 5.0  # hang.test alone would take 30 s
     assert not app.runner.is_running or not app.runner._thread.isRunning()
     qtbot.waitUntil(lambda: exits == [1], timeout=1000)
     with Watchlist(tmp_path / "watchlist.sqlite3") as watchlist:
@@ -187,8 +185,9 @@ def test_threshold_change_reclassifies_without_checking(make_app: Any) -> None:
 
 def test_without_a_tray_closing_the_window_quits(make_app: Any) -> None:
     exits: list[int] = []
-    app = make_app(checker_factory=FakeEngine(), tray_available=False,
-                   exit_app=lambda: exits.append(1))
+    app = make_app(
+        checker_factory=FakeEngine(), tray_available=False, exit_app=lambda: exits.append(1)
+    )
     app.start()
     assert app.tray is None
     assert app.window.isVisible()
@@ -228,8 +227,7 @@ def test_tray_menu_is_rebuilt_when_shown(make_app: Any, qtbot: Any) -> None:
     app.start()
     menu = app.tray.menu
     texts = lambda: [a.text() for a in menu.actions() if not a.isSeparator()]  # noqa: E731
-    assert texts() == ["&Open Domain Check", "&Check now", "&Pause reminders for 24 hours",
-                       "&Quit"]
+    assert texts() == ["&Open Domain Check", "&Check now", "&Pause reminders for 24 hours", "&Quit"]
     app.check_input("h.test")
     app.pause_reminders(True)
     menu.aboutToShow.emit()
@@ -249,11 +247,26 @@ def test_tray_icon_and_tooltip_follow_the_worst_status(make_app: Any) -> None:
 @pytest.mark.parametrize(
     ("counts", "unchecked", "text"),
     [
-        ({Status.VALID: 12, Status.EXPIRING: 3, Status.EXPIRED: 1, Status.ERROR: 2}, 0,
-         "12 valid · 3 expiring · 1 expired · 2 errors"),
+        (
+            {Status.VALID: 12, Status.EXPIRING: 3, Status.EXPIRED: 1, Status.ERROR: 2},
+            0,
+            "12 valid · 3 expiring · 1 expired · 2 errors",
+        ),
         ({Status.ERROR: 1}, 4, "1 error · 4 not checked"),
         ({}, 0, ""),
     ],
 )
 def test_summary_text(counts: dict[Status, int], unchecked: int, text: str) -> None:
     assert summary_text(counts, unchecked) == text
+
+
+def test_progress_counts_the_rows_filled_in(make_app: Any, qtbot: Any) -> None:
+    app = make_app(checker_factory=FakeEngine(hang=["c.test"]), batch_interval_ms=10)
+    app.start()
+    app.check_input("a.test\nb.test\nc.test")
+    qtbot.waitUntil(lambda: app.model.unchecked_count() == 1, timeout=5000)
+    assert app.is_checking
+    assert app.window.progress.value() == 2
+    assert app.window.progress.text() == "2 of 3 checked"
+    app.cancel()
+    qtbot.waitUntil(lambda: not app.is_checking, timeout=5000)

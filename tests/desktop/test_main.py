@@ -32,9 +32,7 @@ def test_hand_off_reaches_the_running_instance(
     results: list[bool] = []
     # The launching side blocks on the socket; run it off the GUI thread.
     with qtbot.waitSignal(server.files_received, timeout=5000) as received:
-        thread = threading.Thread(
-            target=lambda: results.append(hand_off([listing], server.name))
-        )
+        thread = threading.Thread(target=lambda: results.append(hand_off([listing], server.name)))
         thread.start()
     qtbot.waitUntil(lambda: not thread.is_alive(), timeout=5000)
     assert results == [True]
@@ -46,7 +44,7 @@ def test_hand_off_reaches_the_running_instance(
 def test_no_running_instance_means_no_hand_off(qapp: Any) -> None:
     started = time.monotonic()
     assert not hand_off([], f"domaincheck-nobody-{os.getpid()}")
-    assert time.monotonic() - started < 1
+    assert time.monotonic() - started < 3  # no waiting for a server that is not there
 
 
 def test_server_name_depends_on_the_data_folder(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -72,8 +70,7 @@ def watched(db: Path) -> dict[str, str | None]:
     try:
         with sqlite3.connect(db) as connection:
             rows = connection.execute(
-                "SELECT t.host, r.status FROM targets t LEFT JOIN results r"
-                " ON r.target_id = t.id"
+                "SELECT t.host, r.status FROM targets t LEFT JOIN results r ON r.target_id = t.id"
             ).fetchall()
     except sqlite3.Error:
         return {}
@@ -81,9 +78,7 @@ def watched(db: Path) -> dict[str, str | None]:
 
 
 @pytest.mark.slow
-def test_second_launch_hands_over_and_sigterm_quits_cleanly(
-    world: Any, tmp_path: Path
-) -> None:
+def test_second_launch_hands_over_and_sigterm_quits_cleanly(world: Any, tmp_path: Path) -> None:
     env = {
         **os.environ,
         **world.env,
@@ -100,7 +95,10 @@ def test_second_launch_hands_over_and_sigterm_quits_cleanly(
     log = (tmp_path / "first.log").open("w")
     first = subprocess.Popen(
         [sys.executable, "-m", "desktop", str(first_list)],
-        env=env, cwd=tmp_path, stdout=log, stderr=subprocess.STDOUT,
+        env=env,
+        cwd=tmp_path,
+        stdout=log,
+        stderr=subprocess.STDOUT,
     )
     try:
         wait_for(lambda: watched(db).get("valid.test") == "valid", 20, "the first check")
@@ -108,7 +106,11 @@ def test_second_launch_hands_over_and_sigterm_quits_cleanly(
 
         second = subprocess.run(
             [sys.executable, "-m", "desktop", str(second_list)],
-            env=env, cwd=tmp_path, capture_output=True, text=True, timeout=30,
+            env=env,
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            timeout=30,
         )
         assert second.returncode == 0, second.stderr
         assert "already running" in second.stderr

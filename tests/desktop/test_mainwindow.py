@@ -169,8 +169,15 @@ def test_filter_box_and_status_filter(make_app: Any, qtbot: Any) -> None:
 def test_keyboard_and_accessibility(make_app: Any) -> None:
     app = make_app(checker_factory=FakeEngine())
     window = app.window
-    for widget in (window.input, window.table, window.filter_edit, window.status_filter,
-                   window.threshold, window.progress, window.details):
+    for widget in (
+        window.input,
+        window.table,
+        window.filter_edit,
+        window.status_filter,
+        window.threshold,
+        window.progress,
+        window.details,
+    ):
         assert widget.accessibleName(), widget
     assert window.check_action.shortcuts()[0].toString() == "Ctrl+Return"
     assert window.input.tabChangesFocus()

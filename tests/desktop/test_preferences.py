@@ -14,8 +14,14 @@ from desktop.preferences import Preferences, PreferencesDialog
 def test_round_trip_and_defaults(tmp_path: Path) -> None:
     path = tmp_path / "p.json"
     assert preferences.load(path) == Preferences()
-    prefs = Preferences(threshold_days=14, check_interval_hours=6, timeout_seconds=5.0,
-                        concurrency=50, reminders_enabled=False, start_hidden=True)
+    prefs = Preferences(
+        threshold_days=14,
+        check_interval_hours=6,
+        timeout_seconds=5.0,
+        concurrency=50,
+        reminders_enabled=False,
+        start_hidden=True,
+    )
     preferences.save(prefs, path)
     assert preferences.load(path) == prefs
     assert not list(tmp_path.glob(".desktop-*"))  # no temporary file left behind

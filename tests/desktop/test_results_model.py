@@ -31,8 +31,10 @@ def filled_model() -> ResultsModel:
             (Target("soon.test"), make_result("soon.test", days=9)),
             (Target("gone.test"), make_result("gone.test", days=-3)),
             (Target("new.test"), None),
-            (Target("xn--bcher-kva.test", display="bücher.test"), make_result(
-                Target("xn--bcher-kva.test", display="bücher.test"), days=100)),
+            (
+                Target("xn--bcher-kva.test", display="bücher.test"),
+                make_result(Target("xn--bcher-kva.test", display="bücher.test"), days=100),
+            ),
             (Target("down.test"), make_result("down.test", error="connection refused")),
         ]
     )
@@ -75,9 +77,7 @@ def test_display_values() -> None:
     assert isinstance(model.index(1, 0).data(ROW_ROLE), WatchRow)
     # Status is never colour alone: text + icon + colour.
     assert model.index(2, COLUMN_STATUS).data(Qt.ItemDataRole.ForegroundRole) is not None
-    assert "expired 3 days ago" in model.index(2, COLUMN_STATUS).data(
-        Qt.ItemDataRole.ToolTipRole
-    )
+    assert "expired 3 days ago" in model.index(2, COLUMN_STATUS).data(Qt.ItemDataRole.ToolTipRole)
 
 
 def proxy_column(proxy: ResultsProxy, column: int = COLUMN_DOMAIN) -> list[str]:
@@ -105,7 +105,12 @@ def test_status_sort_puts_the_worst_and_most_urgent_first() -> None:
     proxy.setSourceModel(filled_model())
     proxy.sort(COLUMN_STATUS, Qt.SortOrder.DescendingOrder)
     assert proxy_column(proxy) == [
-        "gone.test", "soon.test", "down.test", "bücher.test", "valid.test", "new.test",
+        "gone.test",
+        "soon.test",
+        "down.test",
+        "bücher.test",
+        "valid.test",
+        "new.test",
     ]
 
 
@@ -158,3 +163,51 @@ def test_short_dn() -> None:
     assert short_dn("CN=Example CA") == "Example CA"
     assert short_dn("Let's Encrypt R11") == "Let's Encrypt R11"
     assert short_dn(None) == ""
+
+
+def _recount(model: ResultsModel) -> tuple[dict[Status, int], int]:
+    counts = dict.fromkeys(Status, 0)
+    for row in model.rows():
+        if row.status is not None:
+            counts[row.status] += 1
+    return counts, sum(1 for row in model.rows() if row.status is None)
+
+
+def test_counts_are_kept_up_to_date_through_every_change() -> None:
+    model = filled_model()
+    assert (model.counts(), model.unchecked_count()) == _recount(model)
+    model.add_targets([Target("x.test"), Target("y.test")])
+    model.apply_results([make_result("x.test", days=-1), make_result("valid.test", days=5)])
+    assert (model.counts(), model.unchecked_count()) == _recount(model)
+    model.set_threshold(2)
+    assert (model.counts(), model.unchecked_count()) == _recount(model)
+    model.remove_keys([("gone.test", 443), ("x.test", 443), ("new.test", 443)])
+    assert (model.counts(), model.unchecked_count()) == _recount(model)
+    assert model.worst_status() is Status.ERROR  # down.test; the expired rows are gone
+    model.set_rows([])
+    assert model.counts() == dict.fromkeys(Status, 0) and model.worst_status() is None
+
+
+def test_unchecked_rows_show_and_sort_like_checked_ones_without_a_result() -> None:
+    from desktop.results_model import COLUMN_COUNT, display_value, sort_value
+
+    for target in (Target("a.test"), Target("xn--bcher-kva.test", 8443, "bücher.test")):
+        row = WatchRow(target)
+        assert row.texts == tuple(display_value(row, c) for c in range(COLUMN_COUNT))
+        assert row.sort_keys == tuple(sort_value(row, c) for c in range(COLUMN_COUNT))
+    assert WatchRow(Target("a.test", 8443)).texts[COLUMN_DOMAIN] == "a.test:8443"
+
+
+def test_roles_the_model_does_not_answer_and_palette_changes(qtbot: Any) -> None:
+    model = filled_model()
+    index = model.index(2, COLUMN_STATUS)
+    assert index.data(Qt.ItemDataRole.FontRole) is None
+    assert index.data(Qt.ItemDataRole.BackgroundRole) is None
+    assert model.index(0, COLUMN_DAYS_LEFT).data(Qt.ItemDataRole.TextAlignmentRole) == int(
+        Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter
+    )
+    assert model.index(0, COLUMN_DAYS_LEFT).data(Qt.ItemDataRole.ForegroundRole) is None
+    assert model.index(2, COLUMN_DAYS_LEFT).data(Qt.ItemDataRole.ForegroundRole) is not None
+    with qtbot.waitSignal(model.dataChanged) as changed:
+        model.palette_changed()
+    assert changed.args[2] == [Qt.ItemDataRole.ForegroundRole]

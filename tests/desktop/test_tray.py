@@ -122,7 +122,8 @@ def test_notification_text() -> None:
     one = reminder_for(None, make_result("a.test", days=-2))
     assert one is not None
     assert notification_text([one]) == (
-        "a.test is expired", "a.test: certificate expired 2 days ago"
+        "a.test is expired",
+        "a.test: certificate expired 2 days ago",
     )
     many = [r for h in "abcdef" if (r := reminder_for(None, make_result(f"{h}.test", days=5)))]
     title, body = notification_text(many)
@@ -135,8 +136,9 @@ def test_notification_text() -> None:
 
 def days_engine(days: dict[str, int], fingerprints: dict[str, str] | None = None) -> FakeEngine:
     fps = fingerprints if fingerprints is not None else {}
-    return FakeEngine(lambda t: make_result(t, days=days[t.host],
-                                            fingerprint=fps.get(t.host, "aa" * 32)))
+    return FakeEngine(
+        lambda t: make_result(t, days=days[t.host], fingerprint=fps.get(t.host, "aa" * 32))
+    )
 
 
 def run_check(app: Any, qtbot: Any) -> list[tuple[str, str]]:
@@ -183,9 +185,7 @@ def test_app_reminds_once_per_domain_status_and_day(
     assert run_check(app, qtbot)[0][0] == "a.test is expired"
 
 
-def test_notification_click_opens_the_window_on_that_row(
-    make_app: Any, qtbot: Any
-) -> None:
+def test_notification_click_opens_the_window_on_that_row(make_app: Any, qtbot: Any) -> None:
     days = {"a.test": 100, "b.test": 100, "c.test": 100}
     app = make_app(checker_factory=days_engine(days), tray_available=True)
     app.tray.notify = lambda title, body: None  # type: ignore[method-assign]

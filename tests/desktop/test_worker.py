@@ -53,7 +53,7 @@ def test_cancel_is_prompt_and_keeps_finished_results(qtbot: Any) -> None:
     started = time.monotonic()
     with qtbot.waitSignal(runner.finished, timeout=5000) as finished:
         runner.cancel()
-    assert time.monotonic() - started < 1.0
+    assert time.monotonic() - started < 3.0  # the fake engine would hang forever
     assert finished.args == [True]
     assert len(received) == 5
     assert engine.exited == 1
@@ -76,7 +76,7 @@ def test_shutdown_during_a_run_stops_the_thread(qtbot: Any) -> None:
     qtbot.wait(50)
     started = time.monotonic()
     assert runner.shutdown(timeout_ms=5000)
-    assert time.monotonic() - started < 1.0
+    assert time.monotonic() - started < 3.0  # the fake engine would hang forever
     qtbot.wait(10)  # the queued "finished" is delivered, the thread is deleted
     assert not runner.is_running
 
