@@ -772,9 +772,9 @@ class MainWindow(QMainWindow):
             for row in rows
         ]
         text = "\n".join(lines) + "\n"
-        mime = QMimeData()
-        mime.setText(text)
-        QGuiApplication.clipboard().setMimeData(mime)
+        # setText, not setMimeData: the clipboard takes ownership of a QMimeData and
+        # deletes it again at exit after Python already has (a crash at shutdown).
+        QGuiApplication.clipboard().setText(text)
         self.statusBar().showMessage(
             f"Copied {len(rows)} row{'s' if len(rows) != 1 else ''}", _STATUS_MESSAGE_TIMEOUT_MS
         )

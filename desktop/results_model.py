@@ -24,6 +24,7 @@ from PySide6.QtCore import (
     QPersistentModelIndex,
     QSortFilterProxyModel,
     Qt,
+    QTimer,
 )
 from PySide6.QtGui import QColor, QGuiApplication
 
@@ -244,11 +245,24 @@ _UNCHECKED_SORT_KEYS = (
 )
 
 
+#: While results stream in, re-sort at most this often: every re-sort is a layout
+#: change (the whole table is laid out and painted again, and rows move under the
+#: pointer), where a batch that only fills in rows repaints just those rows.
+RESORT_INTERVAL_MS = 1000
+
+
 class ResultsModel(QAbstractTableModel):
     """Watched targets and their results, in watchlist order."""
 
-    def __init__(self, parent: QObject | None = None) -> None:
+    def __init__(
+        self, parent: QObject | None = None, *, resort_interval_ms: int = RESORT_INTERVAL_MS
+    ) -> None:
         super().__init__(parent)
+        self._resort_timer = QTimer(self)
+        self._resort_timer.setSingleShot(True)
+        self._resort_timer.setInterval(resort_interval_ms)
+        self._resort_timer.timeout.connect(self._resort_if_pending)
+        self._resort_pending = False
         self._rows: list[WatchRow] = []
         self._index: dict[tuple[str, int], int] = {}
         self._sort_column = -1
@@ -264,7 +278,22 @@ class ResultsModel(QAbstractTableModel):
     # data() from C++ tens of thousands of times per batch of results.
     def sort(self, column: int, order: Qt.SortOrder = Qt.SortOrder.AscendingOrder) -> None:
         self._sort_column, self._sort_order = column, order
+        self._resort_pending = False
         self._resort()
+
+    def _request_resort(self) -> None:
+        """Re-sort now, or once the current interval is over if one just happened."""
+        if self._resort_timer.isActive():
+            self._resort_pending = True
+            return
+        self._resort()
+        self._resort_timer.start()
+
+    def _resort_if_pending(self) -> None:
+        if self._resort_pending:
+            self._resort_pending = False
+            self._resort()
+            self._resort_timer.start()
 
     def _resort(self) -> None:
         column = self._sort_column
@@ -428,7 +457,7 @@ class ResultsModel(QAbstractTableModel):
                 self.index(min(changed), 0), self.index(max(changed), COLUMN_COUNT - 1)
             )
         self._append(self._new_rows(fresh))
-        self._resort()
+        self._request_resort()
 
     def remove_keys(self, keys: Iterable[tuple[str, int]]) -> None:
         positions = sorted({p for k in keys if (p := self._index.get(k)) is not None})

@@ -211,3 +211,24 @@ def test_roles_the_model_does_not_answer_and_palette_changes(qtbot: Any) -> None
     with qtbot.waitSignal(model.dataChanged) as changed:
         model.palette_changed()
     assert changed.args[2] == [Qt.ItemDataRole.ForegroundRole]
+
+
+def test_streaming_results_re_sort_at_most_once_per_interval(qtbot: Any) -> None:
+    """A batch that only fills in rows must not re-lay out the table every time."""
+    model = ResultsModel(resort_interval_ms=200)
+    model.add_targets([Target("a.test"), Target("b.test"), Target("c.test")])
+    model.sort(COLUMN_DAYS_LEFT, Qt.SortOrder.AscendingOrder)
+    layouts: list[int] = []
+    model.layoutChanged.connect(lambda *_: layouts.append(1))
+
+    def order() -> list[str]:
+        return [model.index(r, COLUMN_DOMAIN).data() for r in range(model.rowCount())]
+
+    model.apply_results([make_result("c.test", days=5)])  # first batch: sorted at once
+    assert order()[0] == "c.test" and len(layouts) == 1
+    model.apply_results([make_result("b.test", days=1)])  # within the interval: waits
+    model.apply_results([make_result("a.test", days=3)])
+    assert order()[0] == "c.test" and len(layouts) == 1
+    assert model.index(order().index("b.test"), COLUMN_DAYS_LEFT).data() == "1"  # filled in
+    qtbot.waitUntil(lambda: order() == ["b.test", "a.test", "c.test"], timeout=2000)
+    assert len(layouts) == 2  # both late batches cost one re-sort together
