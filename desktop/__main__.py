@@ -1,5 +1,9 @@
 """``domaincheck-desktop [FILE ...]``: start the app, or hand the files to the running one.
 
+Usage statistics are flushed in the background from the moment quitting starts; the
+process waits for that at most ~2 s after the event loop ends, whatever the
+statistics host does.
+
 SIGINT and SIGTERM (Ctrl+C, logout, ``kill``) quit exactly like the Quit menu item:
 the state is saved, the worker stopped, and the exit status is 0. Python only runs
 its signal handlers when Python code runs, so the signal's wake-up byte is written
@@ -120,7 +124,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     def received(paths: list[Path]) -> None:
         domain_check.show_window()
         if paths:
-            domain_check.add_files(paths)
+            domain_check.add_files(paths, source="cli")
 
     server.files_received.connect(received)
     watcher = SignalWatcher(domain_check.quit)
@@ -131,6 +135,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         watcher.close()
         server.close()
         domain_check.quit()  # no-op after a normal quit; saves state otherwise
+        # The flush started when quitting; wait for it at most the ~2 s hard cap.
+        domain_check.analytics.wait_for_shutdown()
     return 0
 
 

@@ -12,25 +12,33 @@ import collections
 import dataclasses
 import json
 import logging
+import time
 from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Literal
 
-from PySide6.QtCore import QObject, Qt, QTimer, Signal
-from PySide6.QtGui import QCloseEvent
+from PySide6.QtCore import QEvent, QObject, Qt, QTimer, Signal
+from PySide6.QtGui import QCloseEvent, QFileOpenEvent
 from PySide6.QtWidgets import QApplication, QSystemTrayIcon
 
 from core import domains
+from core.analytics import OffReason
+from core.api import BackendClient
 from core.config import Settings
 from core.errors import DomainCheckError, InputFileError
 from core.models import CheckResult, InputError, Status, Target, utcnow
 from core.report import report_document, write_csv
+from core.secrets import TokenStore
 from core.storage import StorageError, Watchlist
 from desktop import preferences as prefs_io
+from desktop.analytics import DesktopAnalytics
+from desktop.background import BackgroundCall
 from desktop.mainwindow import INPUT_SOURCE, MainWindow
 from desktop.messages import MessageBridge
 from desktop.persistence import ResultsWriter
-from desktop.preferences import Preferences, PreferencesDialog
+from desktop.preferences import Preferences, PreferencesDialog, StatisticsState
+from desktop.reminders import RemindersDialog, ReminderService
 from desktop.results_model import ResultsModel
 from desktop.tray import (
     PAUSE_REMINDERS,
@@ -59,6 +67,11 @@ RESULTS_PER_TURN = 100
 #: input, paint and other timers get their turn between two batches even when the
 #: worker's batches pile up behind a busy moment.
 DRAIN_DELAY_MS = 1
+
+#: Where domains came from (``domains_imported``'s ``source``).
+ImportSource = Literal["drop", "paste", "file", "cli"]
+#: What started a check (``check_started``'s ``trigger``).
+Trigger = Literal["manual", "scheduled", "startup"]
 
 
 def summary_text(counts: dict[Status, int], unchecked: int = 0) -> str:
@@ -90,6 +103,31 @@ class _Run:
     reminders: list[Reminder] = dataclasses.field(default_factory=list)
     #: Results taken into the table so far (what the progress bar shows).
     done: int = 0
+    trigger: Trigger = "manual"
+    started: float = dataclasses.field(default_factory=time.monotonic)
+    #: Results of this run per status value (``check_completed``).
+    counts: collections.Counter[str] = dataclasses.field(default_factory=collections.Counter)
+
+
+class FileOpenFilter(QObject):
+    """Files opened through the OS: on macOS, lists dropped on the Dock icon.
+
+    They arrive as ``QFileOpenEvent`` on the ``QApplication`` (not on a window), so
+    this filter is installed on the application object.
+
+    Signals:
+        files_opened(list[Path]): local files the OS asked us to open.
+    """
+
+    files_opened = Signal(list)
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        if event.type() == QEvent.Type.FileOpen and isinstance(event, QFileOpenEvent):
+            path = event.file() or event.url().toLocalFile()
+            if path:
+                self.files_opened.emit([Path(path)])
+                return True
+        return False
 
 
 class DomainCheckApp(QObject):
@@ -116,9 +154,18 @@ class DomainCheckApp(QObject):
         messages: MessageBridge | None = None,
         batch_interval_ms: int | None = None,
         exit_app: Callable[[], None] | None = None,
+        analytics: DesktopAnalytics | None = None,
+        token_store: TokenStore | None = None,
+        backend_client_factory: Callable[[], BackendClient] | None = None,
     ) -> None:
         super().__init__()
         self.messages = messages or MessageBridge(self)
+        #: Usage statistics (all calls return at once; the client starts off-thread).
+        self.analytics = analytics if analytics is not None else DesktopAnalytics(parent=self)
+        self._token_store = token_store
+        self._backend_client_factory = backend_client_factory
+        self.reminders_dialog: RemindersDialog | None = None
+        self._file_open_filter: FileOpenFilter | None = None
         self._clock = clock
         #: Leaves the Qt event loop once everything is saved (tests pass a stub).
         self._exit_app = exit_app or QApplication.quit
@@ -132,6 +179,11 @@ class DomainCheckApp(QObject):
         if str(self.watchlist.path) != ":memory:":
             self._writer = ResultsWriter(self.watchlist.path, parent=self)
             self._writer.failed.connect(self._on_save_failed)
+        # Kept in memory (the database copy is written behind, off the GUI thread).
+        self._paused_until = self.watchlist.get_time(META_PAUSED_UNTIL)
+        self._told_about_tray = self.watchlist.get_meta(META_TOLD_ABOUT_TRAY) is not None
+        #: Lists being read off the GUI thread; kept so their answers are delivered.
+        self._reads: set[BackgroundCall[tuple[list[domains.ParseResult], list[str]]]] = set()
         self._closed = False
         self._run: _Run | None = None
         self._queued: list[Target] = []
@@ -144,6 +196,7 @@ class DomainCheckApp(QObject):
 
         self.model = ResultsModel(self)
         self.model.set_rows((e.target, e.result) for e in self.watchlist.entries())
+        self._add_sensitive_targets(self.model.targets())
         self.model.set_threshold(self.preferences.threshold_days)
 
         self.window = MainWindow(self.model)
@@ -169,6 +222,7 @@ class DomainCheckApp(QObject):
             self.tray.check_requested.connect(self.check_all)
             self.tray.pause_requested.connect(self.pause_reminders)
             self.tray.quit_requested.connect(self.quit)
+            self.tray.reminders_requested.connect(self.open_reminders)
             self.tray.notification_clicked.connect(self._on_notification_clicked)
         QApplication.setQuitOnLastWindowClosed(self.tray is None)
 
@@ -184,13 +238,18 @@ class DomainCheckApp(QObject):
         window = self.window
         window.check_requested.connect(self.check_input)
         window.cancel_requested.connect(self.cancel)
-        window.files_dropped.connect(self.add_files)
+        window.files_dropped.connect(lambda paths: self.add_files(paths, source="drop"))
+        window.files_opened.connect(lambda paths: self.add_files(paths, source="file"))
+        window.reminders_requested.connect(self.open_reminders)
+        window.analytics_notice_answered.connect(self._on_analytics_notice_answered)
+        self.analytics.notice_needed.connect(window.show_analytics_notice)
         window.export_requested.connect(self.export)
         window.remove_requested.connect(self.remove)
         window.threshold_changed.connect(self.set_threshold)
         window.preferences_requested.connect(self.open_preferences)
         window.quit_requested.connect(self.quit)
         self._refresh_summary()
+        self.analytics.start()  # after every connection: its signals come from a thread
 
     # -- start-up ----------------------------------------------------------------------
 
@@ -217,8 +276,15 @@ class DomainCheckApp(QObject):
         if not (self.preferences.start_hidden and self.tray is not None):
             self.window.show()
         self.scheduler.start()
+        app = QApplication.instance()
+        if app is not None and self._file_open_filter is None:
+            self._file_open_filter = FileOpenFilter(self)
+            self._file_open_filter.files_opened.connect(
+                lambda paths: self.add_files(paths, source="drop")
+            )
+            app.installEventFilter(self._file_open_filter)
         if files:
-            self.add_files(files)
+            self.add_files(files, source="cli", trigger="startup")
 
     @property
     def settings(self) -> Settings:
@@ -233,6 +299,7 @@ class DomainCheckApp(QObject):
         if parsed is not None:
             self._show_input_errors(parsed.errors)
             self._watch(parsed.targets)
+            self._imported("paste", len(parsed.targets), len(parsed.errors))
         else:
             self._show_input_errors([])
         if not self.model.rowCount():
@@ -240,14 +307,63 @@ class DomainCheckApp(QObject):
             return
         self.check_all()
 
-    def add_files(self, paths: Iterable[Path]) -> None:
-        """Files dropped, opened or given on the command line: watch and check them now."""
-        results = []
-        for path in paths:
-            try:
-                results.append(domains.read_file(path))
-            except InputFileError as exc:
-                self.messages.error(f"Could not read the list: {exc}")
+    def add_files(
+        self,
+        paths: Iterable[Path],
+        *,
+        source: ImportSource = "drop",
+        trigger: Trigger = "manual",
+    ) -> None:
+        """Files dropped, opened or given on the command line: watch and check them now.
+
+        The files are read and parsed on a thread of their own (a big list, or a file
+        on a slow network share, must not freeze the window); the rest follows in
+        ``_files_read`` back on the GUI thread.
+        """
+        paths = list(paths)
+        if not paths:
+            return
+        self.analytics.add_sensitive(text for p in paths for text in (str(p), p.name))
+
+        def read_all() -> tuple[list[domains.ParseResult], list[str]]:
+            results, problems = [], []
+            for path in paths:
+                try:
+                    results.append(domains.read_file(path))
+                except InputFileError as exc:
+                    problems.append(str(exc))
+            return results, problems
+
+        def done(
+            answer: tuple[list[domains.ParseResult], list[str]] | None,
+            error: BaseException | None,
+        ) -> None:
+            self._reads.discard(call)
+            if self._closed:
+                return
+            if answer is None:
+                self.messages.error(f"Could not read the list ({type(error).__name__})")
+                return
+            self._files_read(*answer, source=source, trigger=trigger)
+
+        call = BackgroundCall(read_all, done, name="domaincheck-read-list")
+        self._reads.add(call)
+
+    @property
+    def reading_files(self) -> bool:
+        """True while dropped or opened lists are still being read."""
+        return bool(self._reads)
+
+    def _files_read(
+        self,
+        results: list[domains.ParseResult],
+        problems: list[str],
+        *,
+        source: ImportSource,
+        trigger: Trigger,
+    ) -> None:
+        for problem in problems:
+            self.messages.error(f"Could not read the list: {problem}")
         if not results:
             return
         merged = domains.merge(results)
@@ -255,32 +371,55 @@ class DomainCheckApp(QObject):
         self._watch(merged.targets)
         count = len(merged.targets)
         rejected = len(merged.errors)
+        self._imported(source, count, rejected)
         self.messages.info(
             f"Added {count:,} domain{'s' if count != 1 else ''} from "
             f"{len(results)} file{'s' if len(results) != 1 else ''}"
             + (f"; {rejected} line{'s' if rejected != 1 else ''} rejected" if rejected else "")
         )
         if merged.targets:
-            self.check_targets(merged.targets)
+            self.check_targets(merged.targets, trigger=trigger)
+
+    def _imported(self, source: ImportSource, count: int, rejected: int) -> None:
+        self.analytics.capture(
+            "domains_imported", {"source": source, "count": count, "rejected": rejected}
+        )
+
+    def _add_sensitive_targets(self, targets: Iterable[Target]) -> None:
+        self.analytics.add_sensitive(text for t in targets for text in {t.host, t.display, str(t)})
 
     def _watch(self, targets: Sequence[Target]) -> None:
         if targets:
-            self.watchlist.add(targets, now=self._clock())
+            self._add_sensitive_targets(targets)
+            added, now = list(targets), self._clock()
+            self._store(lambda store: store.add(added, now=now))
             self.model.add_targets(targets)
             self._refresh_summary()
+            self._watchlist_changed()
 
     def _show_input_errors(self, errors: Sequence[InputError]) -> None:
         self._last_input_errors = list(errors)
         self.window.show_input_errors(errors)
 
-    def remove(self, keys: Sequence[tuple[str, int]]) -> None:
+    def _store(self, job: Callable[[Watchlist], object]) -> None:
+        """A write to the watchlist, behind the GUI thread and in order with results."""
         if self._writer is not None:
-            # A result still queued for one of these targets would add it back.
-            self._writer.flush()
-        self.watchlist.remove(keys)
+            self._writer.run(job)
+        else:  # an in-memory fallback database: only this connection can reach it
+            job(self.watchlist)
+
+    def flush_writes(self) -> bool:
+        """Wait until every queued watchlist write is on disk (tests, and quitting)."""
+        return self._writer.flush() if self._writer is not None else True
+
+    def remove(self, keys: Sequence[tuple[str, int]]) -> None:
+        # Queued after any result still waiting for these targets, so none adds it back.
+        removed = list(keys)
+        self._store(lambda store: store.remove(removed))
         self.model.remove_keys(keys)
         self._refresh_summary()
         self.messages.info(f"Removed {len(keys)} from the watchlist")
+        self._watchlist_changed()
 
     # -- checking ----------------------------------------------------------------------
 
@@ -293,24 +432,27 @@ class DomainCheckApp(QObject):
         while self._incoming or self._finished_pending is not None:
             self._drain()
 
-    def check_all(self) -> bool:
+    def check_all(self, trigger: Trigger = "manual") -> bool:
         """Check the whole watchlist (Check button, tray, schedule)."""
-        return self._start(self.model.targets(), full=True)
+        return self._start(self.model.targets(), full=True, trigger=trigger)
 
-    def check_targets(self, targets: Sequence[Target]) -> bool:
+    def check_targets(self, targets: Sequence[Target], trigger: Trigger = "manual") -> bool:
         """Check some targets; queued behind a running check."""
         if self._run is not None:
             known = {t.key for t in self._queued}
             self._queued += [t for t in targets if t.key not in known]
             return False
-        return self._start(list(targets), full=len(targets) == self.model.rowCount())
+        return self._start(
+            list(targets), full=len(targets) == self.model.rowCount(), trigger=trigger
+        )
 
-    def _start(self, targets: list[Target], *, full: bool) -> bool:
+    def _start(self, targets: list[Target], *, full: bool, trigger: Trigger = "manual") -> bool:
         if self._closed or self._run is not None or not targets:
             return False
         if not self.runner.start(targets, self.settings):
             return False
-        self._run = _Run(targets, full)
+        self._run = _Run(targets, full, trigger=trigger)
+        self.analytics.capture("check_started", {"count": len(targets), "trigger": trigger})
         self.window.set_checking(True)
         self.window.set_progress(0, len(targets))
         return True
@@ -354,6 +496,7 @@ class DomainCheckApp(QObject):
             # the table is painted in a turn of its own.
             run.done += len(batch)
             self.window.set_progress(run.done, len(run.targets))
+            run.counts.update(result.status.value for result in batch)
             for result in batch:
                 position = self.model.row_of(result.target.key)
                 previous = None if position is None else self.model.row_at(position).result
@@ -387,9 +530,19 @@ class DomainCheckApp(QObject):
             return
         self.window.set_checking(False)
         if run is not None:
+            self.analytics.capture(
+                "check_completed",
+                {
+                    **run.counts,
+                    "total": run.done,
+                    "duration_ms": round((time.monotonic() - run.started) * 1000, 1),
+                    "cancelled": cancelled,
+                    "trigger": run.trigger,
+                },
+            )
             if run.full and not cancelled:
                 now = self._clock()
-                self.watchlist.set_time(META_LAST_CHECK, now)
+                self._store(lambda store: store.set_time(META_LAST_CHECK, now))
                 self.scheduler.mark_checked(now)
             self._send_reminders(run.reminders)
         done = self.model.rowCount() - self.model.unchecked_count()
@@ -403,18 +556,19 @@ class DomainCheckApp(QObject):
     def _on_check_due(self) -> None:
         if self._run is None and self.model.rowCount():
             log.info("background check of %d domains", self.model.rowCount())
-            self.check_all()
+            self.check_all(trigger="scheduled")
 
     # -- reminders -----------------------------------------------------------------------
 
     @property
     def reminders_paused_until(self) -> datetime | None:
-        until = self.watchlist.get_time(META_PAUSED_UNTIL)
+        until = self._paused_until
         return until if until is not None and until > self._clock() else None
 
     def pause_reminders(self, pause: bool = True) -> None:
         until = self._clock() + PAUSE_REMINDERS if pause else None
-        self.watchlist.set_time(META_PAUSED_UNTIL, until)
+        self._paused_until = until
+        self._store(lambda store: store.set_time(META_PAUSED_UNTIL, until))
         self.messages.info("Reminders paused for 24 hours" if pause else "Reminders resumed")
 
     def _send_reminders(self, reminders: Sequence[Reminder]) -> None:
@@ -434,6 +588,7 @@ class DomainCheckApp(QObject):
             self.tray.notify(title, body)
         else:
             self.messages.info(f"{title}: {body.splitlines()[0]}")
+        self.analytics.capture("reminder_shown", {"count": len(fresh)})
         self.notified.emit(title, body)
 
     def _on_notification_clicked(self) -> None:
@@ -455,6 +610,11 @@ class DomainCheckApp(QObject):
             prefs_io.save(preferences, self._preferences_path)
         except OSError as exc:
             self.messages.error("Could not save the preferences.", str(exc))
+        for field in dataclasses.fields(Preferences):
+            if field.name in prefs_io.UNTRACKED_FIELDS:
+                continue
+            if getattr(old, field.name) != getattr(preferences, field.name):
+                self.analytics.capture("settings_changed", {"setting": field.name})
         if preferences.threshold_days != old.threshold_days:
             self.model.set_threshold(preferences.threshold_days)
             self.window.set_threshold(preferences.threshold_days)
@@ -463,13 +623,116 @@ class DomainCheckApp(QObject):
             self.scheduler.set_interval(timedelta(hours=preferences.check_interval_hours))
 
     def open_preferences(self) -> PreferencesDialog:
+        statistics = self._statistics_state()
         dialog = PreferencesDialog(
-            self.preferences, tray_available=self.tray is not None, parent=self.window
+            self.preferences,
+            tray_available=self.tray is not None,
+            statistics=statistics,
+            parent=self.window,
         )
         dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
-        dialog.accepted.connect(lambda: self.apply_preferences(dialog.preferences()))
+        dialog.accepted.connect(lambda: self._preferences_accepted(dialog, statistics))
+        dialog.reset_analytics_requested.connect(self.analytics.reset_id)
+        dialog.reminders_requested.connect(self.open_reminders)
         dialog.open()
         return dialog
+
+    def _statistics_state(self) -> StatisticsState:
+        reason = self.analytics.reason
+        locked = reason in (OffReason.DO_NOT_TRACK, OffReason.NO_ANALYTICS_ENV)
+        note = ""
+        if locked and reason is not None:
+            note = f"Off: {reason.value}."
+        elif reason is OffReason.NO_KEY:
+            note = "This copy of Domain Check is built without statistics; nothing is sent."
+        return StatisticsState(
+            enabled=reason not in (OffReason.OPTED_OUT, OffReason.DO_NOT_TRACK)
+            and reason is not OffReason.NO_ANALYTICS_ENV,
+            locked=locked,
+            note=note,
+        )
+
+    def _preferences_accepted(self, dialog: PreferencesDialog, before: StatisticsState) -> None:
+        self.apply_preferences(dialog.preferences())
+        wanted = dialog.statistics_enabled()
+        if not before.locked and wanted != before.enabled:
+            self.set_statistics(wanted)
+
+    def set_statistics(self, enabled: bool) -> None:
+        """The preference toggle: opting out sends nothing more, from now on."""
+        self.analytics.set_opted_out(not enabled)
+        if enabled:
+            self.analytics.capture("settings_changed", {"setting": "usage_statistics"})
+        self.window.hide_analytics_notice()
+
+    def _on_analytics_notice_answered(self, keep_on: bool) -> None:
+        if keep_on:
+            self.analytics.accept_notice()
+        else:
+            self.analytics.decline_notice()
+
+    # -- email reminders -------------------------------------------------------------------
+
+    def watchlist_domains(self) -> list[tuple[str, str]]:
+        """``(domain, display)`` of every watched target, as the backend takes them."""
+        pairs = []
+        for target in self.model.targets():
+            if target.is_ip:
+                continue  # the service watches names, not addresses
+            display = target.display if target.port == 443 else f"{target.display}:{target.port}"
+            pairs.append((str(target), display))
+        return pairs
+
+    def reminder_service(self) -> ReminderService:
+        if self._token_store is None:
+            self._token_store = TokenStore()
+        return ReminderService(
+            token_store=self._token_store,
+            backend_url=self.preferences.backend_url or None,
+            correlation_ids=self.analytics.correlation_ids,
+            client_factory=self._backend_client_factory,
+        )
+
+    def open_reminders(self) -> RemindersDialog:
+        """Email Reminders: one non-modal dialog at a time."""
+        if self.reminders_dialog is not None:
+            self.reminders_dialog.show()
+            self.reminders_dialog.raise_()
+            self.reminders_dialog.activateWindow()
+            return self.reminders_dialog
+        self.show_window()
+        dialog = RemindersDialog(
+            self.reminder_service(),
+            watchlist=self.watchlist_domains(),
+            threshold_days=self.preferences.threshold_days,
+            email=self.preferences.reminder_email,
+            analytics=self.analytics,
+            parent=self.window,
+        )
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dialog.email_changed.connect(self._on_reminder_email_changed)
+        dialog.destroyed.connect(self._on_reminders_closed)
+        self.reminders_dialog = dialog
+        dialog.show()
+        return dialog
+
+    def _on_reminders_closed(self) -> None:
+        self.reminders_dialog = None
+
+    def _on_reminder_email_changed(self, email: str) -> None:
+        """Kept locally, for display only (preferences, the dialog's next opening)."""
+        if email:
+            self.analytics.add_sensitive([email])
+        self.apply_preferences(dataclasses.replace(self.preferences, reminder_email=email))
+
+    def _watchlist_changed(self) -> None:
+        dialog = self.reminders_dialog
+        if dialog is not None:
+            dialog.set_watchlist(self.watchlist_domains())
+        elif self.preferences.reminder_email:
+            self.messages.info(
+                "Your watchlist changed. Open Email Reminders to update your reminders."
+            )
 
     def export(self, path: Path) -> bool:
         """Save the results as JSON (``--format json`` document) or CSV, by suffix."""
@@ -491,6 +754,11 @@ class DomainCheckApp(QObject):
         except OSError as exc:
             self.messages.error(f"Could not export to {path}.", str(exc))
             return False
+        self.analytics.add_sensitive([str(path), path.name])
+        self.analytics.capture(
+            "results_exported",
+            {"format": "json" if path.suffix.lower() == ".json" else "csv", "count": len(results)},
+        )
         self.messages.info(f"Exported {len(results):,} results to {path.name}")
         return True
 
@@ -512,8 +780,9 @@ class DomainCheckApp(QObject):
             return
         event.ignore()
         self.window.hide()
-        if self.watchlist.get_meta(META_TOLD_ABOUT_TRAY) is None:
-            self.watchlist.set_meta(META_TOLD_ABOUT_TRAY, "1")
+        if not self._told_about_tray:
+            self._told_about_tray = True
+            self._store(lambda store: store.set_meta(META_TOLD_ABOUT_TRAY, "1"))
             self.tray.notify(
                 "Domain Check is still running",
                 "It keeps checking in the background. Use Quit in the tray menu to exit.",
@@ -524,7 +793,15 @@ class DomainCheckApp(QObject):
         if self._closed:
             return
         self._closed = True
+        # First, so the flush runs while the rest shuts down; returns at once.
+        self.analytics.begin_shutdown()
         self.quitting.emit()
+        if self.reminders_dialog is not None:
+            self.reminders_dialog.close()
+        if self._file_open_filter is not None:
+            app = QApplication.instance()
+            if app is not None:
+                app.removeEventFilter(self._file_open_filter)
         self._queued.clear()
         self.scheduler.stop()
         self.runner.shutdown()

@@ -368,6 +368,39 @@ def details_of(row: WatchRow) -> dict[str, str]:
     return values
 
 
+class AnalyticsNotice(QFrame):
+    """The first-run notice about usage statistics: a banner, not a modal box.
+
+    Signals:
+        answered(bool): True for "OK", False for "Turn Off".
+    """
+
+    answered = Signal(bool)
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("analyticsNotice")
+        self.setFrameShape(QFrame.Shape.StyledPanel)
+        self.setAccessibleName("About usage statistics")
+        self.text = QLabel(
+            "<b>Help improve Domain Check?</b> It can send anonymous usage statistics: "
+            "counts and timings such as how many domains were checked. Never your "
+            "domains, file names or email address. Nothing is sent unless you agree."
+        )
+        self.text.setWordWrap(True)
+        self.turn_off = QPushButton("No Thanks")
+        self.turn_off.setAccessibleName("Don't send usage statistics")
+        self.accept_button = QPushButton("Send Statistics")
+        self.turn_off.clicked.connect(lambda: self.answered.emit(False))
+        self.accept_button.clicked.connect(lambda: self.answered.emit(True))
+        layout = QHBoxLayout(self)
+        layout.setContentsMargins(10, 6, 6, 6)
+        layout.addWidget(self.text, 1)
+        layout.addWidget(self.turn_off)
+        layout.addWidget(self.accept_button)
+        self.hide()
+
+
 class MainWindow(QMainWindow):
     """Signals:
     check_requested(str): check the watchlist, first adding the typed text.
@@ -378,11 +411,17 @@ class MainWindow(QMainWindow):
     threshold_changed(int): the threshold spin box changed.
     preferences_requested(): open the preferences.
     quit_requested(): File → Quit.
+    files_opened(list[Path]): files were chosen with File → Open List.
+    reminders_requested(): File → Email Reminders.
+    analytics_notice_answered(bool): the first-run notice's answer (True: keep on).
     """
 
     check_requested = Signal(str)
     cancel_requested = Signal()
     files_dropped = Signal(list)
+    files_opened = Signal(list)
+    reminders_requested = Signal()
+    analytics_notice_answered = Signal(bool)
     export_requested = Signal(Path)
     remove_requested = Signal(list)
     threshold_changed = Signal(int)
@@ -487,6 +526,9 @@ class MainWindow(QMainWindow):
 
         self.details = DetailsPane()
 
+        self.analytics_notice = AnalyticsNotice()
+        self.analytics_notice.answered.connect(self._on_analytics_notice_answered)
+
         self.summary_label = QLabel()
         self.summary_label.setAccessibleName("Summary")
         self.progress = QProgressBar()
@@ -524,6 +566,9 @@ class MainWindow(QMainWindow):
         self.export_action = action(
             "&Export Results…", "Ctrl+E", self.choose_export_file, sp.SP_DialogSaveButton
         )
+        self.reminders_action = action(
+            "Email &Reminders…", None, self.reminders_requested.emit, sp.SP_MessageBoxInformation
+        )
         self.preferences_action = action(
             "&Preferences…", QKeySequence.StandardKey.Preferences, self.preferences_requested.emit
         )
@@ -557,6 +602,7 @@ class MainWindow(QMainWindow):
         for act in (self.open_action, self.export_action):
             file_menu.addAction(act)
         file_menu.addSeparator()
+        file_menu.addAction(self.reminders_action)
         file_menu.addAction(self.preferences_action)
         file_menu.addSeparator()
         file_menu.addAction(self.quit_action)
@@ -629,6 +675,7 @@ class MainWindow(QMainWindow):
         central = QFrame()
         layout = QVBoxLayout(central)
         layout.setContentsMargins(10, 8, 10, 4)
+        layout.addWidget(self.analytics_notice)
         layout.addWidget(splitter)
         self.setCentralWidget(central)
         self.setAcceptDrops(True)
@@ -686,6 +733,22 @@ class MainWindow(QMainWindow):
             self.input_errors.addItem(item)
         self.input_errors.setVisible(bool(errors))
         self.input.mark_lines([e.line for e in errors if e.source == INPUT_SOURCE])
+
+    def show_analytics_notice(self) -> None:
+        """First run: say what statistics are sent, with a way to turn them off."""
+        self.analytics_notice.show()
+
+    def hide_analytics_notice(self) -> None:
+        self.analytics_notice.hide()
+
+    def _on_analytics_notice_answered(self, keep_on: bool) -> None:
+        self.analytics_notice.hide()
+        self.analytics_notice_answered.emit(keep_on)
+        if not keep_on:
+            self.statusBar().showMessage(
+                "Usage statistics are off. You can change this in the preferences.",
+                _STATUS_MESSAGE_TIMEOUT_MS,
+            )
 
     def show_message(self, message: Message) -> None:
         """Present a message from the seam: status bar, or a non-blocking dialog."""
@@ -746,7 +809,7 @@ class MainWindow(QMainWindow):
     def choose_files(self) -> None:
         names, _ = QFileDialog.getOpenFileNames(self, "Add domain lists", "", LIST_FILE_FILTER)
         if names:
-            self.files_dropped.emit([Path(n) for n in names])
+            self.files_opened.emit([Path(n) for n in names])
 
     def choose_export_file(self) -> None:
         name, chosen_filter = QFileDialog.getSaveFileName(

@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 import queue
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from PySide6.QtCore import QObject, Signal
@@ -26,6 +26,9 @@ log = logging.getLogger(__name__)
 #: How long closing waits for queued batches to reach the disk.
 CLOSE_TIMEOUT_SECONDS = 30.0
 _STOP = None
+
+#: Any other write to the watchlist, run on the writer's own connection, in order.
+Job = Callable[[Watchlist], object]
 
 
 class ResultsWriter(QObject):
@@ -43,7 +46,7 @@ class ResultsWriter(QObject):
     def __init__(self, path: Path, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self.path = path
-        self._queue: queue.SimpleQueue[list[CheckResult] | None] = queue.SimpleQueue()
+        self._queue: queue.SimpleQueue[list[CheckResult] | Job | None] = queue.SimpleQueue()
         self._pending = 0
         self._idle = threading.Condition()
         self._closed = False
@@ -61,6 +64,18 @@ class ResultsWriter(QObject):
         with self._idle:
             self._pending += 1
         self._queue.put(list(results))
+
+    def run(self, job: Job) -> None:
+        """Queue any other write (add or remove targets, set a time); returns at once.
+
+        Jobs and result batches reach the disk in the order they were queued, so a
+        removal queued after a batch is never undone by it.
+        """
+        if self._closed:
+            raise RuntimeError("the results writer is closed")
+        with self._idle:
+            self._pending += 1
+        self._queue.put(job)
 
     def flush(self, timeout_s: float = CLOSE_TIMEOUT_SECONDS) -> bool:
         """Wait until every queued batch is written (or failed); False on time-out."""
@@ -83,26 +98,49 @@ class ResultsWriter(QObject):
         try:
             stopping = False
             while not stopping:
-                batches = [self._queue.get()]
-                while True:  # everything queued meanwhile goes into one transaction
+                items = [self._queue.get()]
+                while True:  # everything queued meanwhile is handled in this round
                     try:
-                        batches.append(self._queue.get_nowait())
+                        items.append(self._queue.get_nowait())
                     except queue.Empty:
                         break
-                stopping = _STOP in batches
-                batches = [b for b in batches if b is not _STOP]
-                results = [result for batch in batches if batch for result in batch]
-                if results:
-                    try:
-                        if watchlist is None:
-                            watchlist = Watchlist(self.path)
-                        watchlist.save_results(results)
-                    except Exception as exc:  # a full disk must not stop the check
-                        log.exception("could not save results")
-                        self.failed.emit(str(exc))
+                stopping = _STOP in items
+                work = [item for item in items if item is not None]
+                if watchlist is None and work:
+                    watchlist = self._open()
+                results: list[CheckResult] = []
+                for item in work:
+                    if isinstance(item, list):
+                        results.extend(item)  # neighbouring batches: one transaction
+                        continue
+                    self._save(watchlist, results)
+                    results = []
+                    self._do(watchlist, item)
+                self._save(watchlist, results)
                 with self._idle:
-                    self._pending -= len(batches)
+                    self._pending -= len(work)
                     self._idle.notify_all()
         finally:
             if watchlist is not None:
                 watchlist.close()
+
+    def _open(self) -> Watchlist | None:
+        try:
+            return Watchlist(self.path)
+        except Exception as exc:
+            log.exception("could not open the watchlist for writing")
+            self.failed.emit(str(exc))
+            return None
+
+    def _save(self, watchlist: Watchlist | None, results: list[CheckResult]) -> None:
+        if results:
+            self._do(watchlist, lambda store: store.save_results(results))
+
+    def _do(self, watchlist: Watchlist | None, job: Job) -> None:
+        if watchlist is None:
+            return
+        try:
+            job(watchlist)
+        except Exception as exc:  # a full disk must not stop the check
+            log.exception("could not write to the watchlist")
+            self.failed.emit(str(exc))

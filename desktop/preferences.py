@@ -15,18 +15,25 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from PySide6.QtCore import Signal
 from PySide6.QtWidgets import (
     QCheckBox,
     QDialog,
     QDialogButtonBox,
     QDoubleSpinBox,
     QFormLayout,
+    QGroupBox,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QPushButton,
     QSpinBox,
     QVBoxLayout,
     QWidget,
 )
 
 from core import paths
+from core.api import default_backend_url
 from core.config import DEFAULT_CONCURRENCY, DEFAULT_TIMEOUT_SECONDS, MAX_CONCURRENCY, Settings
 from core.models import DEFAULT_THRESHOLD_DAYS
 
@@ -35,6 +42,8 @@ log = logging.getLogger(__name__)
 PREFERENCES_FILE = "desktop.json"
 DEFAULT_CHECK_INTERVAL_HOURS = 12
 MAX_THRESHOLD_DAYS = 3650
+#: Fields that are not settings the user changes here: no ``settings_changed`` event.
+UNTRACKED_FIELDS = frozenset({"reminder_email"})
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -49,6 +58,10 @@ class Preferences:
     reminders_enabled: bool = True
     #: Start with only the tray icon (when a tray exists).
     start_hidden: bool = False
+    #: The reminder service; "" = ``DOMAINCHECK_BACKEND_URL`` or the build's default.
+    backend_url: str = ""
+    #: Where email reminders go, for display only (never sent anywhere but the service).
+    reminder_email: str = ""
 
     def apply_to(self, settings: Settings) -> Settings:
         """The engine settings with these preferences applied on top."""
@@ -116,15 +129,42 @@ def save(preferences: Preferences, path: Path | None = None) -> None:
         raise
 
 
+@dataclasses.dataclass(frozen=True, slots=True)
+class StatisticsState:
+    """What the "usage statistics" checkbox shows."""
+
+    #: Checked: not opted out (and not vetoed by the environment).
+    enabled: bool = True
+    #: ``DO_NOT_TRACK``/``DOMAINCHECK_NO_ANALYTICS`` decide; the box cannot change it.
+    locked: bool = False
+    #: A sentence under the checkbox (why it is off or locked), or "".
+    note: str = ""
+
+
 class PreferencesDialog(QDialog):
-    """Edits a :class:`Preferences`; read the result with :meth:`preferences`."""
+    """Edits a :class:`Preferences`; read the result with :meth:`preferences`.
+
+    Signals:
+        reset_analytics_requested(): "Reset Analytics ID" was clicked (applies at once).
+        reminders_requested(): open the Email Reminders dialog.
+    """
+
+    reset_analytics_requested = Signal()
+    reminders_requested = Signal()
 
     def __init__(
-        self, preferences: Preferences, *, tray_available: bool, parent: QWidget | None = None
+        self,
+        preferences: Preferences,
+        *,
+        tray_available: bool,
+        statistics: StatisticsState | None = None,
+        parent: QWidget | None = None,
     ) -> None:
         super().__init__(parent)
         self.setWindowTitle("Preferences")
         self.setAccessibleName("Preferences")
+        self._original = preferences
+        statistics = statistics or StatisticsState()
 
         self.threshold = QSpinBox(suffix=" days", minimum=0, maximum=MAX_THRESHOLD_DAYS)
         self.threshold.setValue(preferences.threshold_days)
@@ -158,6 +198,53 @@ class PreferencesDialog(QDialog):
         form.addRow(self.reminders)
         form.addRow(self.start_hidden)
 
+        # Email reminders: where they go (kept here for display only) and the service.
+        self.reminder_email = QLabel(
+            preferences.reminder_email or "Not set up: get an email before anything expires."
+        )
+        self.reminder_email.setWordWrap(True)
+        self.reminder_email.setAccessibleName("Email reminders go to")
+        self.manage_reminders = QPushButton("Manage…" if preferences.reminder_email else "Set Up…")
+        self.manage_reminders.clicked.connect(self.reminders_requested)
+        email_row = QHBoxLayout()
+        email_row.addWidget(self.reminder_email, 1)
+        email_row.addWidget(self.manage_reminders)
+        self.backend_url = QLineEdit(preferences.backend_url)
+        self.backend_url.setPlaceholderText(default_backend_url())
+        self.backend_url.setAccessibleName("Reminder service address")
+        self.backend_url.setToolTip("Leave empty for the standard Domain Check service.")
+        reminders_box = QGroupBox("Email reminders")
+        reminders_form = QFormLayout(reminders_box)
+        reminders_form.addRow("Sent to:", email_row)
+        reminders_form.addRow("&Service:", self.backend_url)
+
+        # Usage statistics: the opt-out, and a fresh random ID on request.
+        self.statistics = QCheckBox("Send anonymous usage statistics")
+        self.statistics.setChecked(statistics.enabled)
+        self.statistics.setEnabled(not statistics.locked)
+        self.statistics.setAccessibleDescription(
+            "Counts and timings only: never your domains, file names or email address."
+        )
+        self.reset_id = QPushButton("Reset Analytics ID")
+        self.reset_id.setToolTip("Use a new random ID from now on, unlinked from the old one.")
+        self.reset_id.clicked.connect(self._reset_analytics_id)
+        statistics_row = QHBoxLayout()
+        statistics_row.addWidget(self.statistics, 1)
+        statistics_row.addWidget(self.reset_id)
+        self.statistics_note = QLabel(
+            statistics.note
+            or "Counts and timings that help improve Domain Check. Never your domains, "
+            "file names or email address."
+        )
+        self.statistics_note.setWordWrap(True)
+        small = self.statistics_note.font()
+        small.setPointSizeF(small.pointSizeF() * 0.9)
+        self.statistics_note.setFont(small)
+        privacy_box = QGroupBox("Privacy")
+        privacy_layout = QVBoxLayout(privacy_box)
+        privacy_layout.addLayout(statistics_row)
+        privacy_layout.addWidget(self.statistics_note)
+
         buttons = QDialogButtonBox(
             QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel
         )
@@ -165,14 +252,28 @@ class PreferencesDialog(QDialog):
         buttons.rejected.connect(self.reject)
         layout = QVBoxLayout(self)
         layout.addLayout(form)
+        layout.addWidget(reminders_box)
+        layout.addWidget(privacy_box)
         layout.addWidget(buttons)
+        self.setMinimumWidth(480)
+
+    def _reset_analytics_id(self) -> None:
+        self.reset_analytics_requested.emit()
+        self.reset_id.setEnabled(False)
+        self.reset_id.setText("ID Reset")
+        self.statistics_note.setText("A new random ID is used from now on.")
+
+    def statistics_enabled(self) -> bool:
+        return self.statistics.isChecked()
 
     def preferences(self) -> Preferences:
-        return Preferences(
+        return dataclasses.replace(
+            self._original,
             threshold_days=self.threshold.value(),
             check_interval_hours=self.interval.value(),
             timeout_seconds=self.timeout.value(),
             concurrency=self.concurrency.value(),
             reminders_enabled=self.reminders.isChecked(),
             start_hidden=self.start_hidden.isChecked(),
+            backend_url=self.backend_url.text().strip(),
         )

@@ -293,7 +293,7 @@ def _check_build_config() -> Outcome:
     """Which build-time settings were baked in (names only, never the values)."""
     if importlib.util.find_spec("core._build_config") is None:
         return Outcome("build config", True, "none baked in (analytics off unless configured)")
-    import core._build_config as build_config
+    import core._build_config as build_config  # type: ignore[import-not-found]
 
     names = ("POSTHOG_API_KEY", "POSTHOG_HOST", "BACKEND_URL")
     present = [name for name in names if getattr(build_config, name, None)]
@@ -561,9 +561,12 @@ def _check_engine(app: Any, world: _World, home: Path) -> list[Outcome]:
 
         loop = QEventLoop()
         finished: list[bool] = []
-        domain_check.check_finished.connect(
-            lambda cancelled: (finished.append(cancelled), loop.quit())
-        )
+
+        def on_finished(cancelled: bool) -> None:
+            finished.append(cancelled)
+            loop.quit()
+
+        domain_check.check_finished.connect(on_finished)
         QTimer.singleShot(CHECK_TIMEOUT_MS, loop.quit)
         started = time.monotonic()
         hosts = "\n".join(LOOPBACK_HOSTS)
@@ -594,9 +597,9 @@ def _check_engine(app: Any, world: _World, home: Path) -> list[Outcome]:
             ):
                 problems.append(f"{host}: RDAP registration not read")
         statuses = ", ".join(
-            f"{host} {seen[host].status.value}"
+            f"{host} {seen_status.value}"
             for host in LOOPBACK_HOSTS
-            if host in seen and seen[host].status is not None
+            if host in seen and (seen_status := seen[host].status) is not None
         )
         outcomes.append(
             Outcome(

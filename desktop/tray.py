@@ -187,6 +187,7 @@ class Tray(QObject):
         check_requested(): check the whole watchlist now.
         pause_requested(bool): pause (True) or resume (False) reminders.
         quit_requested(): quit the application.
+        reminders_requested(): open the Email Reminders dialog.
         notification_clicked(): the last notification was clicked.
     """
 
@@ -194,6 +195,7 @@ class Tray(QObject):
     check_requested = Signal()
     pause_requested = Signal(bool)
     quit_requested = Signal()
+    reminders_requested = Signal()
     notification_clicked = Signal()
 
     def __init__(
@@ -243,6 +245,7 @@ class Tray(QObject):
             self._add(
                 self.menu, "&Pause reminders for 24 hours", lambda: self.pause_requested.emit(True)
             )
+        self._add(self.menu, "Email &Reminders…", self.reminders_requested.emit)
         self.menu.addSeparator()
         self._add(self.menu, "&Quit", self.quit_requested.emit)
 

@@ -11,6 +11,8 @@ packages=(
   libxcb-shape0 libxcb-randr0 libxcb-xinerama0 libxcb-xkb1 fonts-dejavu-core
   # a real X server for screenshots and tray tests
   xvfb xauth
+  # validates the .desktop launcher in tests/packaging
+  desktop-file-utils
   # the backend's storage tests run on a real PostgreSQL
   postgresql
 )

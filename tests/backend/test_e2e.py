@@ -10,48 +10,24 @@ from __future__ import annotations
 import email
 import email.policy
 import re
-import threading
 from datetime import UTC, datetime, timedelta
 from urllib.parse import urlsplit
 
 import pytest
-from aiosmtpd.controller import Controller
 
 from backend.cli import main as backend_main
 from backend.config import get_settings
 from tests.backend.conftest import TEST_SECRET, _free_port
+from tests.helpers.backend_server import SmtpInbox
 from tests.helpers.rdap_server import RdapServer, write_bootstrap
 
 EMAIL = "owner@example.com"
 
 
-class Inbox:
-    def __init__(self) -> None:
-        self.messages: list[email.message.EmailMessage] = []
-        self.envelopes: list[tuple[str, list[str]]] = []
-        self.changed = threading.Condition()
-
-    async def handle_DATA(self, server, session, envelope):
-        message = email.message_from_bytes(envelope.content, policy=email.policy.default)
-        with self.changed:
-            self.messages.append(message)
-            self.envelopes.append((envelope.mail_from, list(envelope.rcpt_tos)))
-            self.changed.notify_all()
-        return "250 OK"
-
-    def body(self, index: int) -> str:
-        return self.messages[index].get_body(("plain",)).get_content()
-
-
 @pytest.fixture
 def smtp_server():
-    inbox = Inbox()
-    controller = Controller(inbox, hostname="127.0.0.1", port=_free_port())
-    controller.start()
-    try:
-        yield inbox, controller.port
-    finally:
-        controller.stop()
+    with SmtpInbox() as inbox:
+        yield inbox, inbox.port
 
 
 @pytest.fixture

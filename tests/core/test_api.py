@@ -10,11 +10,7 @@ recording mailer, the fake clock) by importing them, hence the F811 waiver.
 from __future__ import annotations
 
 import json
-import socket
-import threading
-import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from typing import Any
 
 import httpx
@@ -310,33 +306,11 @@ def test_connection_failures_are_retried_for_reads_then_unreachable() -> None:
 backend_conftest = pytest.importorskip("tests.backend.conftest")
 uvicorn = pytest.importorskip("uvicorn")
 from tests.backend.conftest import _sqlite_template, clock, mailer, sqlite_url  # noqa: E402, F401
-
-
-class RecordingAnalytics:
-    """Stands in for the backend's analytics: records the IDs each request carried."""
-
-    enabled = True
-
-    def __init__(self) -> None:
-        self.contexts: list[tuple[str | None, str | None]] = []
-
-    def capture(self, event: str, properties: Any = None) -> None:
-        pass
-
-    @contextmanager
-    def request_context(self, distinct_id: str | None, session_id: str | None) -> Iterator[None]:
-        self.contexts.append((distinct_id, session_id))
-        yield
-
-    def shutdown(self) -> None:
-        pass
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
+from tests.helpers.backend_server import (  # noqa: E402
+    RecordingAnalytics,
+    serve,
+)
+from tests.helpers.backend_server import free_port as _free_port  # noqa: E402
 
 
 @pytest.fixture
@@ -351,21 +325,8 @@ def served(
     settings = backend_conftest.make_settings(sqlite_url, rate_limit_ip_otp_per_hour=4)
     app = create_app(settings, mailer=mailer, analytics=recorder)
     app.dependency_overrides[get_clock] = lambda: clock
-    port = _free_port()
-    server = uvicorn.Server(
-        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
-    )
-    thread = threading.Thread(target=server.run, name="backend", daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 15
-    while not server.started:
-        assert thread.is_alive() and time.monotonic() < deadline, "backend did not start"
-        time.sleep(0.02)
-    try:
-        yield f"http://127.0.0.1:{port}", mailer, recorder
-    finally:
-        server.should_exit = True
-        thread.join(10)
+    with serve(app) as url:
+        yield url, mailer, recorder
 
 
 def test_sign_up_manage_and_unsubscribe_against_the_real_backend(

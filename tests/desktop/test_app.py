@@ -145,6 +145,7 @@ def test_remove_from_watchlist(make_app: Any, qtbot: Any, tmp_path: Path) -> Non
     app.window.select_key(("a.test", 443))
     app.window.remove_action.trigger()
     assert [t.host for t in app.model.targets()] == ["b.test"]
+    assert app.flush_writes()  # the database copy is written behind the GUI thread
     assert [t.host for t in app.watchlist.targets()] == ["b.test"]
 
 
@@ -227,7 +228,13 @@ def test_tray_menu_is_rebuilt_when_shown(make_app: Any, qtbot: Any) -> None:
     app.start()
     menu = app.tray.menu
     texts = lambda: [a.text() for a in menu.actions() if not a.isSeparator()]  # noqa: E731
-    assert texts() == ["&Open Domain Check", "&Check now", "&Pause reminders for 24 hours", "&Quit"]
+    assert texts() == [
+        "&Open Domain Check",
+        "&Check now",
+        "&Pause reminders for 24 hours",
+        "Email &Reminders…",
+        "&Quit",
+    ]
     app.check_input("h.test")
     app.pause_reminders(True)
     menu.aboutToShow.emit()
@@ -270,3 +277,29 @@ def test_progress_counts_the_rows_filled_in(make_app: Any, qtbot: Any) -> None:
     assert app.window.progress.text() == "2 of 3 checked"
     app.cancel()
     qtbot.waitUntil(lambda: not app.is_checking, timeout=5000)
+
+
+def test_lists_are_read_off_the_gui_thread(
+    make_app: Any, qtbot: Any, tmp_path: Path, monkeypatch: Any
+) -> None:
+    import threading
+
+    from core import domains
+
+    readers: list[str] = []
+    real_read_file = domains.read_file
+
+    def recording_read_file(path: Any) -> Any:
+        readers.append(threading.current_thread().name)
+        return real_read_file(path)
+
+    monkeypatch.setattr(domains, "read_file", recording_read_file)
+    listing = tmp_path / "list.txt"
+    listing.write_text("a.test\nb..test\n", encoding="utf-8")
+    app = make_app(checker_factory=FakeEngine())
+    app.start()
+    app.add_files([listing, tmp_path / "missing.txt"])
+    assert app.reading_files  # returned at once; the read goes on elsewhere
+    qtbot.waitUntil(lambda: not app.reading_files and not app.is_checking, timeout=5000)
+    assert readers and threading.main_thread().name not in readers
+    assert [t.host for t in app.model.targets()] == ["a.test"]

@@ -46,3 +46,39 @@ def test_results_reach_the_disk_once_the_app_quits(make_app: Any, qtbot: Any) ->
     app.quit()
     with Watchlist(path) as watchlist:
         assert [e.result.days_left for e in watchlist.entries() if e.result] == [12, 12]
+
+
+def test_jobs_and_result_batches_reach_the_disk_in_order(tmp_path: Path) -> None:
+    """A removal queued after a batch for the same target is not undone by it."""
+    from core.models import Target
+
+    path = tmp_path / "w.sqlite3"
+    Watchlist(path).close()
+    writer = ResultsWriter(path)
+    writer.run(lambda store: store.add([Target("a.test"), Target("b.test")]))
+    writer.save([make_result("a.test", days=10)])
+    writer.run(lambda store: store.remove([("a.test", 443)]))
+    writer.run(lambda store: store.set_meta("note", "written"))
+    assert writer.close()
+    with Watchlist(path) as store:
+        assert [t.host for t in store.targets()] == ["b.test"]
+        assert store.get_meta("note") == "written"
+
+
+def test_a_failing_job_is_reported_and_the_writer_goes_on(qtbot: Any, tmp_path: Path) -> None:
+    path = tmp_path / "w.sqlite3"
+    Watchlist(path).close()
+    writer = ResultsWriter(path)
+    failures: list[str] = []
+    writer.failed.connect(failures.append)
+
+    def broken(store: Watchlist) -> None:
+        raise OSError("disk full")
+
+    writer.run(broken)
+    writer.run(lambda store: store.set_meta("after", "yes"))
+    assert writer.flush()
+    qtbot.waitUntil(lambda: failures == ["disk full"], timeout=2000)
+    assert writer.close()
+    with Watchlist(path) as store:
+        assert store.get_meta("after") == "yes"

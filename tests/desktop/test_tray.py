@@ -240,6 +240,7 @@ def test_scheduler_runs_background_checks_of_the_watchlist(
     clock.advance(STARTUP_DELAY)
     with qtbot.waitSignal(app.check_finished, timeout=5000):
         timer.fire()
+    assert app.flush_writes()
     assert app.watchlist.get_time("last_full_check_at") == clock()
     assert app.scheduler.next_due == clock() + 12 * HOUR
     clock.advance(12 * HOUR)
