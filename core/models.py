@@ -83,8 +83,17 @@ class Target:
         return (self.host, self.port)
 
     def __str__(self) -> str:
-        host = f"[{self.host}]" if ":" in self.host else self.host
-        return host if self.port == DEFAULT_PORT else f"{host}:{self.port}"
+        return _with_port(self.host, self.port)
+
+    @property
+    def label(self) -> str:
+        """The Unicode form for people, with the port when it is not 443."""
+        return _with_port(self.display, self.port)
+
+
+def _with_port(host: str, port: int) -> str:
+    host = f"[{host}]" if ":" in host else host
+    return host if port == DEFAULT_PORT else f"{host}:{port}"
 
 
 @dataclasses.dataclass(frozen=True, slots=True)

@@ -114,7 +114,7 @@ class WatchRow:
         self.result = result
         if result is None:  # thousands at once when a list is dropped: keep it cheap
             self.status, self.days_left, self.problem = None, None, ""
-            domain = _domain_text(self.target)
+            domain = self.target.label
             self.texts = (NOT_CHECKED_LABEL, domain, *_UNCHECKED_TEXTS)
             self.sort_keys = (
                 _UNCHECKED_SORT_KEYS[0],
@@ -175,18 +175,13 @@ def status_text(row: WatchRow) -> str:
     return NOT_CHECKED_LABEL if row.status is None else row.status.label
 
 
-@functools.lru_cache(maxsize=4096)
-def _domain_text(target: Target) -> str:
-    return str(dataclasses.replace(target, host=target.display))
-
-
 def display_value(row: WatchRow, column: int) -> str:
     """What a column shows for a row (also used for copying rows as text)."""
     result = row.result
     if column == COLUMN_STATUS:
         return status_text(row)
     if column == COLUMN_DOMAIN:
-        return _domain_text(row.target)
+        return row.target.label
     if result is None:
         return ""
     if column == COLUMN_CERT_EXPIRES:

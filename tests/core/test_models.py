@@ -194,3 +194,9 @@ def test_problem_does_not_repeat_openssl_restating_dates() -> None:
     assert CheckResult(Target("a.example"), info, None, NOW, 30).problem == (
         "certificate is not valid yet"
     )
+
+
+def test_label_is_the_unicode_name_with_a_non_default_port() -> None:
+    assert Target("xn--bcher-kva.example", 443, "bücher.example").label == "bücher.example"
+    assert Target("xn--bcher-kva.example", 8443, "bücher.example").label == "bücher.example:8443"
+    assert Target("2001:db8::1", 8443, is_ip=True).label == "[2001:db8::1]:8443"
