@@ -107,6 +107,10 @@ class Checker:
             return None
         try:
             return await self._tls.check(target)
+        except asyncio.CancelledError:
+            if _we_are_cancelled():
+                raise
+            return CertInfo(error="check was cancelled")
         except Exception as exc:  # a bug must cost one row, not the whole run
             log.exception("TLS check of %s failed unexpectedly", target)
             return CertInfo(error=f"unexpected error ({type(exc).__name__})")
@@ -116,6 +120,10 @@ class Checker:
             return None
         try:
             return await self._rdap.lookup(target)
+        except asyncio.CancelledError:  # e.g. a shared lookup cancelled elsewhere
+            if _we_are_cancelled():
+                raise
+            return Registration(error="lookup was cancelled")
         except Exception as exc:
             log.exception("RDAP lookup of %s failed unexpectedly", target)
             return Registration(error=f"unexpected error ({type(exc).__name__})")
@@ -158,6 +166,17 @@ class Checker:
             for task in workers:
                 task.cancel()
             await asyncio.gather(*workers, return_exceptions=True)
+
+
+def _we_are_cancelled() -> bool:
+    """Tell our own cancellation (re-raise it) from one leaking out of a shared future.
+
+    Only a cancellation of the current task may stop a worker: a stray one from a
+    lookup shared with another task would end the worker without its "done" marker
+    and leave ``stream()`` waiting for ever.
+    """
+    task = asyncio.current_task()
+    return task is None or task.cancelling() > 0
 
 
 def _default_rdap(settings: Settings) -> RdapClient | None:

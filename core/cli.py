@@ -342,13 +342,15 @@ def command_check(
     settings = settings_from_args(args)
     parsed = read_targets(args, stdin)
     _register_sensitive(analytics, args, parsed)
-    if args.format == "table":
+    if args.format != "json":  # the JSON document carries them; CSV has no place
         for error in parsed.errors:
             _write(stderr, f"{PROG}: skipped {format_input_error(error)}")
     if not parsed.targets:
         if not args.targets and not args.files:
             raise UsageError("no domains given: name them, or use -f FILE (-f - for stdin)")
-        raise UsageError("nothing to check: every line of the input was rejected")
+        if parsed.errors:
+            raise UsageError("nothing to check: every line of the input was rejected")
+        raise UsageError("nothing to check: the input holds no domains")
     analytics.capture(
         "domains_imported",
         {"source": "cli", "count": len(parsed.targets), "rejected": len(parsed.errors)},
@@ -472,6 +474,26 @@ def _run(
         return EXIT_INTERNAL
 
 
+class _OneLineFormatter(logging.Formatter):
+    """``domaincheck: message``, without the traceback of ``log.exception`` (the
+    engine logs a bug that cost one row that way); ``DOMAINCHECK_DEBUG=1`` keeps it."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        if record.exc_info or record.exc_text or record.stack_info:
+            record = logging.makeLogRecord(record.__dict__)
+            record.exc_info = record.exc_text = record.stack_info = None
+        return super().format(record)
+
+
+def _configure_logging(stderr: TextIO) -> None:
+    handler = logging.StreamHandler(stderr)
+    message_format = f"{PROG}: %(message)s"
+    debug = bool(os.environ.get("DOMAINCHECK_DEBUG"))
+    formatter_class = logging.Formatter if debug else _OneLineFormatter
+    handler.setFormatter(formatter_class(message_format))
+    logging.basicConfig(level=logging.WARNING, handlers=[handler])
+
+
 def main(
     argv: Sequence[str] | None = None,
     *,
@@ -483,7 +505,7 @@ def main(
     stdout = stdout or sys.stdout
     stderr = stderr or sys.stderr
     stdin = stdin or sys.stdin
-    logging.basicConfig(level=logging.WARNING, format=f"{PROG}: %(message)s", stream=stderr)
+    _configure_logging(stderr)
     args = build_parser().parse_args(argv)
     analytics = cli_analytics(stderr) if args.command == "check" else Analytics.disabled()
     try:

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import dataclasses
 import ipaddress
+import math
 import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -142,12 +143,13 @@ class Settings:
     def __post_init__(self) -> None:
         if self.threshold_days < 0:
             raise UsageError("threshold must be 0 days or more")
-        if not self.timeout_seconds > 0:
-            raise UsageError("timeout must be more than 0 seconds")
+        if not 0 < self.timeout_seconds < math.inf:  # also refuses nan and inf
+            raise UsageError("timeout must be a number of seconds more than 0")
         if not 0 < self.concurrency <= MAX_CONCURRENCY:
             raise UsageError(f"concurrency must be between 1 and {MAX_CONCURRENCY}")
         if self.ca_file is not None and not self.ca_file.is_file():
-            raise UsageError(f"CA file not found: {self.ca_file}")
+            what = "is not a file" if self.ca_file.exists() else "not found"
+            raise UsageError(f"CA file {what}: {self.ca_file}")
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:

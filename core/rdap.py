@@ -79,6 +79,9 @@ MAX_RETRIES = 3
 MAX_RETRY_WAIT_SECONDS = 30.0
 #: Wait used when a 429 carries no usable ``Retry-After``.
 DEFAULT_RETRY_WAIT_SECONDS = 1.0
+#: Longest wait named in a "rate-limited" message: a registry's ``Retry-After`` of
+#: 400 digits is infinity as a float, which ``math.ceil`` cannot take.
+LONGEST_WAIT_SHOWN_SECONDS = 365 * 86_400
 #: Budget for all attempts and waits of one lookup, once it has a server slot.
 LOOKUP_DEADLINE_SECONDS = 60.0
 MAX_REDIRECTS = 5
@@ -383,7 +386,7 @@ def _retry_after_seconds(value: str | None, now: datetime) -> float:
 
 
 def _rate_limited(wait_seconds: float) -> RdapRateLimited:
-    seconds = max(1, math.ceil(wait_seconds))
+    seconds = max(1, math.ceil(min(wait_seconds, LONGEST_WAIT_SHOWN_SECONDS)))
     return RdapRateLimited(f"rate-limited by the registry; try again in {seconds} s")
 
 

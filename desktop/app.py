@@ -12,6 +12,7 @@ import collections
 import dataclasses
 import json
 import logging
+import sqlite3
 import time
 from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime, timedelta
@@ -133,11 +134,13 @@ class FileOpenFilter(QObject):
 class DomainCheckApp(QObject):
     """Signals:
     check_finished(bool): a run ended; ``True`` if cancelled.
+    exported(bool): an export finished; ``True`` if the file was written.
     notified(str, str): a reminder notification (title, body) was shown.
     quitting(): the app is shutting down (state saved, worker stopped).
     """
 
     check_finished = Signal(bool)
+    exported = Signal(bool)
     notified = Signal(str, str)
     quitting = Signal()
 
@@ -184,6 +187,7 @@ class DomainCheckApp(QObject):
         self._told_about_tray = self.watchlist.get_meta(META_TOLD_ABOUT_TRAY) is not None
         #: Lists being read off the GUI thread; kept so their answers are delivered.
         self._reads: set[BackgroundCall[tuple[list[domains.ParseResult], list[str]]]] = set()
+        self._exports: set[BackgroundCall[None]] = set()
         self._closed = False
         self._run: _Run | None = None
         self._queued: list[Target] = []
@@ -577,7 +581,12 @@ class DomainCheckApp(QObject):
         if self.reminders_paused_until is not None:
             return
         by_item = {(r.target.key, r.status, r.fingerprint): r for r in reminders}
-        new_items = self.watchlist.record_new_notifications(by_item, self._clock())
+        try:
+            new_items = self.watchlist.record_new_notifications(by_item, self._clock())
+        except sqlite3.Error as exc:  # e.g. "database is locked" past the busy timeout
+            # A missed expiry warning is worse than a repeated one: tell them all.
+            log.warning("could not record reminders, showing them anyway: %s", exc)
+            new_items = list(by_item)
         fresh = [by_item[item] for item in new_items]
         if not fresh:
             return
@@ -734,33 +743,42 @@ class DomainCheckApp(QObject):
                 "Your watchlist changed. Open Email Reminders to update your reminders."
             )
 
-    def export(self, path: Path) -> bool:
-        """Save the results as JSON (``--format json`` document) or CSV, by suffix."""
-        results = self.model.results()
-        try:
+    def export(self, path: Path) -> None:
+        """Save the results as JSON (``--format json`` document) or CSV, by suffix.
+
+        Written on a thread of its own (thousands of rows, maybe to a slow network
+        drive); ``exported`` says how it went.
+        """
+        results = self.model.results()  # frozen values: safe to read from the thread
+        input_errors = list(self._last_input_errors)
+        threshold = self.preferences.threshold_days
+        checked_at = max((r.checked_at for r in results), default=self._clock())
+        as_json = path.suffix.lower() == ".json"
+
+        def write() -> None:
             with open(path, "w", encoding="utf-8", newline="") as stream:
-                if path.suffix.lower() == ".json":
-                    checked_at = max((r.checked_at for r in results), default=self._clock())
-                    document = report_document(
-                        results,
-                        self._last_input_errors,
-                        self.preferences.threshold_days,
-                        checked_at,
-                    )
+                if as_json:
+                    document = report_document(results, input_errors, threshold, checked_at)
                     json.dump(document, stream, indent=2, ensure_ascii=False)
                     stream.write("\n")
                 else:
                     write_csv(results, stream)
-        except OSError as exc:
-            self.messages.error(f"Could not export to {path}.", str(exc))
-            return False
-        self.analytics.add_sensitive([str(path), path.name])
-        self.analytics.capture(
-            "results_exported",
-            {"format": "json" if path.suffix.lower() == ".json" else "csv", "count": len(results)},
-        )
-        self.messages.info(f"Exported {len(results):,} results to {path.name}")
-        return True
+
+        def done(_: None, error: BaseException | None) -> None:
+            self._exports.discard(call)
+            if error is not None:
+                self.messages.error(f"Could not export to {path}.", str(error))
+                self.exported.emit(False)
+                return
+            self.analytics.add_sensitive([str(path), path.name])
+            self.analytics.capture(
+                "results_exported", {"format": "json" if as_json else "csv", "count": len(results)}
+            )
+            self.messages.info(f"Exported {len(results):,} results to {path.name}")
+            self.exported.emit(True)
+
+        call = BackgroundCall(write, done, name="domaincheck-export")
+        self._exports.add(call)
 
     # -- window, tray, quit -----------------------------------------------------------------
 

@@ -174,3 +174,28 @@ async def test_real_world_tls_and_rdap_overlap(world: LoopbackWorld) -> None:
     assert [r.status for r in results] == [Status.VALID, Status.EXPIRING, Status.ERROR]
     assert results[1].registration is not None
     assert results[1].registration.registrar == "Test Registrar, Inc."
+
+
+async def test_a_stray_cancellation_from_a_shared_lookup_costs_one_row() -> None:
+    """Only cancelling the run stops it; a cancelled shared future must not hang it."""
+
+    class CancelledElsewhere(FakeRdap):
+        async def lookup(self, target: Target) -> Registration:
+            if target.host == "host00001.example":
+                shared: asyncio.Future[Registration] = asyncio.get_running_loop().create_future()
+                shared.cancel()  # e.g. the client closed while the lookup was shared
+                return await shared
+            return await super().lookup(target)
+
+    checker = Checker(
+        Settings(concurrency=2),
+        tls=FakeTls(),  # type: ignore[arg-type]
+        rdap=CancelledElsewhere(),  # type: ignore[arg-type]
+        clock=lambda: NOW,
+    )
+    async with checker:
+        results = [r async for r in checker.stream(targets(4))]
+    assert len(results) == 4
+    stray = next(r for r in results if r.target.host == "host00001.example")
+    assert stray.registration == Registration(error="lookup was cancelled")
+    assert stray.status is Status.ERROR

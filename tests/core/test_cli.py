@@ -250,7 +250,9 @@ def test_second_run_within_a_day_makes_no_rdap_request(  # type: ignore[no-untyp
         (["check", "--timeout", "0", "a.test"], "timeout"),
         (["check", "--format", "xml", "a.test"], "invalid choice"),
         (["check", "--threshold", "soon", "a.test"], "invalid int value"),
-        (["check", "a..b.test"], "nothing to check"),
+        (["check", "a..b.test"], "every line of the input was rejected"),
+        (["check", "-f", "/dev/null"], "the input holds no domains"),
+        (["check", "--timeout", "inf", "a.test"], "timeout"),
         (["frobnicate"], "invalid choice"),
     ],
 )
@@ -451,3 +453,36 @@ def test_a_dead_analytics_host_adds_at_most_the_cap_to_the_exit(
     assert sink.requests  # it did try
     # ANALYTICS_EXIT_SECONDS (2 s) plus generous slack: bounded, not a tight timing test.
     assert elapsed < baseline + ANALYTICS_EXIT_SECONDS + 2.5
+
+
+def test_an_engine_bug_is_logged_without_a_traceback(  # type: ignore[no-untyped-def]
+    cli, world: LoopbackWorld, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``log.exception`` in the engine (a bug that cost one row) must not print a
+    traceback on the CLI's stderr: one readable line, and the row says the rest."""
+    import logging
+
+    from core.tls import TlsChecker
+
+    async def broken(self: TlsChecker, target: object) -> object:
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(TlsChecker, "check", broken)
+    monkeypatch.delenv("DOMAINCHECK_DEBUG", raising=False)
+    # As in a real process: no logging handler yet, so main() installs its own.
+    monkeypatch.setattr(logging.root, "handlers", [])
+    monkeypatch.setattr(logging.root, "level", logging.root.level)
+
+    run = cli("check", "--no-rdap", f"127.0.0.1:{world.closed_port}")
+
+    assert run.code == 3
+    assert "unexpected error (RuntimeError)" in run.out
+    assert "Traceback" not in run.err and "boom" not in run.err
+    port = world.closed_port
+    assert run.err.strip() == f"domaincheck: TLS check of 127.0.0.1:{port} failed unexpectedly"
+
+
+def test_csv_output_reports_rejected_lines_on_stderr(cli) -> None:  # type: ignore[no-untyped-def]
+    run = cli("check", "-f", "-", "--format", "csv", "--no-rdap", stdin=b"valid.test\na..b.test\n")
+    assert "<stdin>:2: 'a..b.test'" in run.err
+    assert "a..b.test" not in run.out

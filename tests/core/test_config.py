@@ -84,3 +84,14 @@ def test_from_env_defaults_and_empty_values() -> None:
 def test_bad_env_values_are_usage_errors(env: dict[str, str], message: str) -> None:
     with pytest.raises(UsageError, match=message):
         Settings.from_env(env)
+
+
+@pytest.mark.parametrize("value", ["inf", "nan", "-1"])
+def test_timeout_must_be_finite_and_positive(value: str) -> None:
+    with pytest.raises(UsageError, match="timeout"):
+        Settings.from_env({"DOMAINCHECK_TIMEOUT": value})
+
+
+def test_ca_file_that_is_a_folder_says_so(tmp_path: Path) -> None:
+    with pytest.raises(UsageError, match="is not a file"):
+        Settings(ca_file=tmp_path)

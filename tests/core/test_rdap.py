@@ -888,3 +888,17 @@ async def test_idn_is_looked_up_by_a_label(
     assert reg.registrable_domain == "xn--mnchen-3ya.de"
     assert reg.expires == EXPIRES
     assert server.request_log == [server.domain_path("xn--mnchen-3ya.de")]
+
+
+async def test_absurd_retry_after_is_a_rate_limit_not_a_crash(tmp_path: Path) -> None:
+    """400 digits parse to an infinite float; the message must still be a sentence."""
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(429, headers={"Retry-After": "9" * 400})
+
+    async with mock_client(tmp_path, handler) as client:
+        reg = await client.lookup(Target("busy.test"))
+
+    assert reg.error == (
+        f"rate-limited by the registry; try again in {rdap.LONGEST_WAIT_SHOWN_SECONDS} s"
+    )

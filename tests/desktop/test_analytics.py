@@ -202,7 +202,8 @@ def test_off_means_zero_requests(
         assert not analytics.enabled
     app.check_input("one.test")
     qtbot.waitUntil(lambda: not app.is_checking, timeout=5000)
-    app.export(Path(app._preferences_path).with_name("out.csv"))
+    with qtbot.waitSignal(app.exported, timeout=5000):
+        app.export(Path(app._preferences_path).with_name("out.csv"))
     finish(app)
     time.sleep(0.6)
     assert len(sink.requests) == before
@@ -329,7 +330,9 @@ def test_a_whole_session_and_a_cli_run_send_nothing_personal(
     with qtbot.waitSignal(app.check_finished, timeout=30_000):
         assert drag_and_drop(app.window.input.viewport(), file_url_mime([listing]))
     export = tmp_path / "jane-results.json"
-    assert app.export(export)
+    with qtbot.waitSignal(app.exported, timeout=5000) as written:
+        app.export(export)
+    assert written.args == [True]
 
     # Sign up with an email through the dialog.
     dialog = open_dialog(app, qtbot)

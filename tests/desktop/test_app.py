@@ -156,18 +156,24 @@ def test_export_json_is_the_cli_document_and_csv_has_cli_columns(
     app.start()
     app.check_input("a.test\nb.test\nnot valid!")
     qtbot.waitUntil(lambda: not app.is_checking, timeout=5000)
-    assert app.export(tmp_path / "out.json")
+
+    def export(path: Path) -> bool:
+        with qtbot.waitSignal(app.exported, timeout=5000) as written:
+            app.export(path)
+        return bool(written.args[0])
+
+    assert export(tmp_path / "out.json")
     document = json.loads((tmp_path / "out.json").read_text())
     assert set(document) == {"checked_at", "threshold_days", "results", "input_errors"}
     assert [r["domain"] for r in document["results"]] == ["a.test", "b.test"]
     assert document["results"][0]["status"] == "expiring"
     assert document["input_errors"][0]["line"] == 3
-    assert app.export(tmp_path / "out.csv")
+    assert export(tmp_path / "out.csv")
     with open(tmp_path / "out.csv", newline="") as stream:
         rows = list(csv.DictReader(stream))
     assert tuple(rows[0]) == CSV_FIELDS
     assert [r["domain"] for r in rows] == ["a.test", "b.test"]
-    assert not app.export(tmp_path / "missing-dir" / "out.csv")
+    assert not export(tmp_path / "missing-dir" / "out.csv")
 
 
 def test_threshold_change_reclassifies_without_checking(make_app: Any) -> None:

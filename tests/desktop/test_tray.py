@@ -6,6 +6,8 @@ import dataclasses
 from datetime import timedelta
 from typing import Any
 
+import pytest
+
 from core.models import Status, Target
 from desktop.tray import (
     STARTUP_DELAY,
@@ -247,3 +249,27 @@ def test_scheduler_runs_background_checks_of_the_watchlist(
     with qtbot.waitSignal(app.check_finished, timeout=5000):
         timer.fire()
     assert engine.entered == 2
+
+
+def test_a_locked_database_does_not_swallow_the_end_of_a_run(
+    make_app: Any, qtbot: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The results writer's connection may hold the write lock past the busy timeout:
+    the run must still finish (message, ``check_finished``) and the reminder be shown."""
+    import sqlite3
+
+    days = {"a.test": 100}
+    app = make_app(checker_factory=days_engine(days))
+    app.start()
+    app._watch([Target("a.test")])
+    run_check(app, qtbot)
+
+    def locked(*args: object, **kwargs: object) -> None:
+        raise sqlite3.OperationalError("database is locked")
+
+    monkeypatch.setattr(app.watchlist, "record_new_notifications", locked)
+    days["a.test"] = 10
+    assert run_check(app, qtbot) == [
+        ("a.test is expiring", "a.test: certificate expires in 10 days")
+    ]
+    assert not app.is_checking
