@@ -581,13 +581,28 @@ class DomainCheckApp(QObject):
         if self.reminders_paused_until is not None:
             return
         by_item = {(r.target.key, r.status, r.fingerprint): r for r in reminders}
-        try:
-            new_items = self.watchlist.record_new_notifications(by_item, self._clock())
-        except sqlite3.Error as exc:  # e.g. "database is locked" past the busy timeout
-            # A missed expiry warning is worse than a repeated one: tell them all.
-            log.warning("could not record reminders, showing them anyway: %s", exc)
-            new_items = list(by_item)
-        fresh = [by_item[item] for item in new_items]
+        now = self._clock()
+
+        def record(store: Watchlist) -> list[tuple[tuple[str, int], Status, str | None]]:
+            return store.record_new_notifications(by_item, now)
+
+        def answered(new_items: object, error: BaseException | None) -> None:
+            if error is not None or not isinstance(new_items, list):
+                # A missed expiry warning is worse than a repeated one: tell them all.
+                log.warning("could not record reminders, showing them anyway: %s", error)
+                new_items = list(by_item)
+            if not self._closed:
+                self._show_reminders([by_item[item] for item in new_items])
+
+        if self._writer is not None:  # on the writer's thread, after the saved results
+            self._writer.ask(record, answered)
+            return
+        try:  # an in-memory fallback database: only this connection can reach it
+            answered(record(self.watchlist), None)
+        except sqlite3.Error as exc:
+            answered(None, exc)
+
+    def _show_reminders(self, fresh: Sequence[Reminder]) -> None:
         if not fresh:
             return
         title, body = notification_text(fresh)

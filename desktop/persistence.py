@@ -15,6 +15,7 @@ import queue
 import threading
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 from PySide6.QtCore import QObject, Signal
 
@@ -29,6 +30,26 @@ _STOP = None
 
 #: Any other write to the watchlist, run on the writer's own connection, in order.
 Job = Callable[[Watchlist], object]
+#: Gets a question's answer (or ``None``) and its error (or ``None``) in the GUI thread.
+AnswerCallback = Callable[[Any, BaseException | None], None]
+
+
+class _Question:
+    """A job whose answer goes back to the GUI thread (see ``ResultsWriter.ask``)."""
+
+    def __init__(self, job: Job, on_answer: AnswerCallback, reply: Callable[..., None]) -> None:
+        self._job, self._on_answer, self._reply = job, on_answer, reply
+
+    def __call__(self, store: Watchlist) -> None:
+        try:
+            value = self._job(store)
+        except Exception as exc:
+            self.fail(exc)
+        else:
+            self._reply(self._on_answer, value, None)
+
+    def fail(self, error: BaseException) -> None:
+        self._reply(self._on_answer, None, error)
 
 
 class ResultsWriter(QObject):
@@ -42,6 +63,8 @@ class ResultsWriter(QObject):
     """
 
     failed = Signal(str)
+    #: (callback, answer, error), emitted by the thread, delivered in the GUI thread.
+    _answered = Signal(object, object, object)
 
     def __init__(self, path: Path, parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -50,6 +73,7 @@ class ResultsWriter(QObject):
         self._pending = 0
         self._idle = threading.Condition()
         self._closed = False
+        self._answered.connect(self._deliver)
         self._thread = threading.Thread(
             target=self._run, name="domaincheck-results-writer", daemon=True
         )
@@ -76,6 +100,14 @@ class ResultsWriter(QObject):
         with self._idle:
             self._pending += 1
         self._queue.put(job)
+
+    def ask(self, job: Job, on_answer: AnswerCallback) -> None:
+        """Like ``run``, but ``on_answer(value, error)`` gets the job's answer in the GUI
+        thread (an error too when the database cannot be opened)."""
+        self.run(_Question(job, on_answer, self._answered.emit))
+
+    def _deliver(self, on_answer: AnswerCallback, value: object, error: object) -> None:
+        on_answer(value, error if isinstance(error, BaseException) else None)
 
     def flush(self, timeout_s: float = CLOSE_TIMEOUT_SECONDS) -> bool:
         """Wait until every queued batch is written (or failed); False on time-out."""
@@ -138,6 +170,8 @@ class ResultsWriter(QObject):
 
     def _do(self, watchlist: Watchlist | None, job: Job) -> None:
         if watchlist is None:
+            if isinstance(job, _Question):
+                job.fail(RuntimeError("the watchlist database cannot be opened"))
             return
         try:
             job(watchlist)

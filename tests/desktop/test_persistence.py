@@ -82,3 +82,30 @@ def test_a_failing_job_is_reported_and_the_writer_goes_on(qtbot: Any, tmp_path: 
     assert writer.close()
     with Watchlist(path) as store:
         assert store.get_meta("after") == "yes"
+
+
+def test_ask_answers_in_the_gui_thread_even_when_the_database_is_gone(
+    qtbot: Any, tmp_path: Path
+) -> None:
+    import threading
+
+    path = tmp_path / "w.sqlite3"
+    Watchlist(path).close()
+    writer = ResultsWriter(path)
+    answers: list[tuple[object, object, str]] = []
+
+    def on_answer(value: object, error: BaseException | None) -> None:
+        answers.append((value, error, threading.current_thread().name))
+
+    writer.run(lambda store: store.set_meta("k", "v"))
+    writer.ask(lambda store: store.get_meta("k"), on_answer)
+    qtbot.waitUntil(lambda: len(answers) == 1, timeout=2000)
+    assert answers[0] == ("v", None, threading.main_thread().name)
+    assert writer.close()
+
+    unusable = ResultsWriter(tmp_path)  # a folder: no database can be opened there
+    unusable.ask(lambda store: store.get_meta("k"), on_answer)
+    qtbot.waitUntil(lambda: len(answers) == 2, timeout=2000)
+    value, error, _ = answers[1]
+    assert value is None and isinstance(error, RuntimeError)
+    assert unusable.close()

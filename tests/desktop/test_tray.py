@@ -7,8 +7,10 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
+from PySide6.QtCore import QCoreApplication
 
 from core.models import Status, Target
+from core.storage import Watchlist
 from desktop.tray import (
     STARTUP_DELAY,
     TICK_INTERVAL_MS,
@@ -148,6 +150,10 @@ def run_check(app: Any, qtbot: Any) -> list[tuple[str, str]]:
     app.notified.connect(lambda title, body: notes.append((title, body)))
     with qtbot.waitSignal(app.check_finished, timeout=5000):
         assert app.check_all()
+    # Reminders are recorded on the writer's thread; its answer is already posted
+    # once the writer is idle, and the next processEvents delivers it.
+    assert app.flush_writes()
+    QCoreApplication.processEvents()
     app.notified.disconnect()
     return notes
 
@@ -267,7 +273,7 @@ def test_a_locked_database_does_not_swallow_the_end_of_a_run(
     def locked(*args: object, **kwargs: object) -> None:
         raise sqlite3.OperationalError("database is locked")
 
-    monkeypatch.setattr(app.watchlist, "record_new_notifications", locked)
+    monkeypatch.setattr(Watchlist, "record_new_notifications", locked)  # every connection
     days["a.test"] = 10
     assert run_check(app, qtbot) == [
         ("a.test is expiring", "a.test: certificate expires in 10 days")
