@@ -6,7 +6,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: run cli test lint typecheck pytest bench system-deps clean
+.PHONY: run cli test lint typecheck pytest bench system-deps system-deps-run clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -15,9 +15,12 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 system-deps:
-	@./scripts/install-system-deps.sh
+	@./scripts/install-system-deps.sh test
 
-run: $(STAMP) system-deps
+system-deps-run:
+	@./scripts/install-system-deps.sh run
+
+run: $(STAMP) system-deps-run
 	$(BIN)/domaincheck-desktop $(ARGS)
 
 # The CLI on the bundled sample list (real network: run it on your own machine).

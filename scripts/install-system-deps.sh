@@ -4,11 +4,15 @@
 # and PostgreSQL for the backend's storage tests. Idempotent; quick when all present.
 set -euo pipefail
 
+# Usage: install-system-deps.sh [run|test]   (default: test, which includes run)
+group=${1:-test}
 packages=(
   # Qt 6 (PySide6-Essentials) runtime, xcb and offscreen platforms
   libegl1 libgl1 libxkbcommon0 libxkbcommon-x11-0 libfontconfig1 libdbus-1-3 libglib2.0-0
   libxcb-cursor0 libxcb-icccm4 libxcb-keysyms1 libxcb-image0 libxcb-render-util0
   libxcb-shape0 libxcb-randr0 libxcb-xinerama0 libxcb-xkb1 fonts-dejavu-core
+)
+[ "$group" = run ] || packages+=(
   # a real X server for screenshots and tray tests
   xvfb xauth
   # validates the .desktop launcher in tests/packaging

@@ -52,6 +52,8 @@ def main() -> int:
     app.setApplicationName("Domain Check")
     with tempfile.TemporaryDirectory() as tmp, LoopbackWorld(Path(tmp) / "world") as world:
         folder = Path(tmp)
+        for var in ("XDG_CACHE_HOME", "XDG_DATA_HOME", "XDG_CONFIG_HOME"):
+            os.environ[var] = str(folder / var.lower())  # never the user's own cache
         dc = DomainCheckApp(
             settings=world.settings(timeout_seconds=2),
             watchlist=Watchlist(folder / "watchlist.db"),
