@@ -17,8 +17,9 @@ import contextlib
 import logging
 import os
 import signal
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from multiprocessing.connection import Connection
+from typing import Any, Protocol
 
 from core.config import Settings
 from core.models import CheckResult, Target
@@ -69,19 +70,49 @@ async def _check(
         task.cancel()
 
     loop.add_reader(conn.fileno(), on_message)
+    try:
+        return await check_in_batches(
+            Checker(settings),  # type: ignore[arg-type]  # stream() takes more options
+            targets,
+            batch_interval_s,
+            lambda batch: _send(conn, ("results", batch)),
+        )
+    finally:
+        with contextlib.suppress(ValueError, OSError):
+            loop.remove_reader(conn.fileno())
+
+
+class CheckerLike(Protocol):  # what desktop needs of core.checker.Checker
+    async def __aenter__(self) -> Any: ...
+    async def __aexit__(self, *exc_info: object) -> None: ...
+    def stream(self, targets: Sequence[Target]) -> Any: ...
+
+
+async def check_in_batches(
+    checker: CheckerLike,
+    targets: Sequence[Target],
+    interval_s: float,
+    send: Callable[[list[CheckResult]], None],
+) -> bool:
+    """Run ``checker`` over ``targets``, handing results to ``send`` at most every
+    ``interval_s`` (and the rest at the end); ``True`` if the run was cancelled.
+
+    Shared by the engine process (``send`` writes to the pipe) and the worker
+    thread that runs injected engines (``send`` emits a signal).
+    """
     batch: list[CheckResult] = []
 
     async def flush_periodically() -> None:
         nonlocal batch
         while True:
-            await asyncio.sleep(batch_interval_s)
+            await asyncio.sleep(interval_s)
             if batch:
-                _send(conn, ("results", batch))
+                send(batch)
                 batch = []
 
     flusher = asyncio.create_task(flush_periodically())
     try:
-        async with Checker(settings) as checker:
+        async with checker:
             async for result in checker.stream(targets):
                 batch.append(result)
     except asyncio.CancelledError:
@@ -91,7 +122,5 @@ async def _check(
         with contextlib.suppress(asyncio.CancelledError):
             await flusher
         if batch:
-            _send(conn, ("results", batch))
-        with contextlib.suppress(ValueError, OSError):
-            loop.remove_reader(conn.fileno())
+            send(batch)
     return False

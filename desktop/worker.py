@@ -21,12 +21,12 @@ import multiprocessing
 import threading
 import time
 from collections.abc import Callable, Sequence
-from typing import Any, Protocol
 
 from PySide6.QtCore import QObject, QThread, Signal
 
 from core.config import Settings
 from core.models import CheckResult, Target
+from desktop.engine_process import CheckerLike, check_in_batches
 
 log = logging.getLogger(__name__)
 
@@ -38,10 +38,7 @@ _POLL_INTERVAL_S = 0.02
 _CANCEL_GRACE_S = 2.0
 
 
-class _Checker(Protocol):  # what desktop needs of core.checker.Checker
-    async def __aenter__(self) -> Any: ...
-    async def __aexit__(self, *exc_info: object) -> None: ...
-    def stream(self, targets: Sequence[Target]) -> Any: ...
+_Checker = CheckerLike
 
 
 CheckerFactory = Callable[[Settings], _Checker]
@@ -213,36 +210,18 @@ class CheckWorker(QObject):
 
     async def _check(self) -> bool:
         total = len(self._targets)
-        batch: list[CheckResult] = []
         done = 0
 
-        def flush() -> None:
-            nonlocal batch
-            if batch:
-                self.results_ready.emit(batch)
-                self.progress.emit(done, total)
-                batch = []
+        def send(batch: list[CheckResult]) -> None:
+            nonlocal done
+            done += len(batch)
+            self.results_ready.emit(batch)
+            self.progress.emit(done, total)
 
-        async def flush_periodically() -> None:
-            while True:
-                await asyncio.sleep(self._batch_interval_s)
-                flush()
-
-        flusher = asyncio.create_task(flush_periodically())
         self.progress.emit(0, total)
-        try:
-            async with self._checker_factory(self._settings) as checker:
-                async for result in checker.stream(self._targets):
-                    batch.append(result)
-                    done += 1
-        except asyncio.CancelledError:
-            return True
-        finally:
-            flusher.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await flusher
-            flush()
-        return False
+        return await check_in_batches(
+            self._checker_factory(self._settings), self._targets, self._batch_interval_s, send
+        )
 
 
 def _close_loop(loop: asyncio.AbstractEventLoop) -> None:
