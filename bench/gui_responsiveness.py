@@ -119,7 +119,7 @@ def write_list(directory: Path, count: int) -> Path:
 
 def run_gui(world: LoopbackWorld, proxy_port: int, listing: Path, data_dir: Path) -> dict:
     from core.storage import Watchlist
-    from desktop.app import DomainCheckApp
+    from desktop.app import DomainCheckApp, settle_memory
 
     app = QApplication.instance() or QApplication(sys.argv[:1])
     sys.setswitchinterval(SWITCH_INTERVAL_S)
@@ -138,6 +138,7 @@ def run_gui(world: LoopbackWorld, proxy_port: int, listing: Path, data_dir: Path
     window = domain_check.window
     window.resize(1280, 760)
     domain_check.start()
+    QTimer.singleShot(0, settle_memory)  # as desktop/__main__.py does
 
     probe = StallProbe()
     batches = [0]

@@ -18,7 +18,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import sqlite3
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import date, datetime
 from pathlib import Path
@@ -142,18 +142,24 @@ class Watchlist:
     # -- targets -----------------------------------------------------------------
 
     def add(self, targets: Iterable[Target], *, now: datetime | None = None) -> list[Target]:
-        """Add targets (keeping order); returns the ones that were not watched yet."""
+        """Add targets (keeping order); returns the ones that were not watched yet.
+
+        One ``executemany`` rather than a statement per target: a dropped list of
+        thousands is one loop in C, not thousands of trips through Python (which, on
+        the desktop's writer thread, would each take the GIL from the window).
+        """
         added_at = (now or utcnow()).isoformat()
-        added: list[Target] = []
         with self._transaction() as db:
+            known = set(db.execute("SELECT host, port FROM targets"))
+            added: list[Target] = []
             for target in targets:
-                cursor = db.execute(
-                    "INSERT OR IGNORE INTO targets (host, port, display, added_at)"
-                    " VALUES (?, ?, ?, ?)",
-                    (target.host, target.port, target.display, added_at),
-                )
-                if cursor.rowcount:
+                if target.key not in known:
+                    known.add(target.key)
                     added.append(target)
+            db.executemany(
+                "INSERT OR IGNORE INTO targets (host, port, display, added_at) VALUES (?, ?, ?, ?)",
+                [(t.host, t.port, t.display, added_at) for t in added],
+            )
         return added
 
     def remove(self, keys: Iterable[tuple[str, int]]) -> int:
@@ -192,29 +198,46 @@ class Watchlist:
 
     # -- results -----------------------------------------------------------------
 
-    def save_results(self, results: Iterable[CheckResult]) -> None:
-        """Store the latest result of each target (adding targets not watched yet)."""
+    def save_results(
+        self,
+        results: Iterable[CheckResult],
+        documents: Sequence[str | None] | None = None,
+    ) -> None:
+        """Store the latest result of each target (adding targets not watched yet).
+
+        ``documents`` may hold each result's ``result_document``, made earlier
+        elsewhere (the desktop's engine process makes them, so the GUI's process
+        does not spend its time encoding JSON); ``None`` entries are made here.
+        """
+        results = list(results)
+        if documents is None:
+            documents = [None] * len(results)
+        elif len(documents) != len(results):
+            raise ValueError("one document per result, or none at all")
         with self._transaction() as db:
-            for result in results:
-                target = result.target
-                db.execute(
-                    "INSERT OR IGNORE INTO targets (host, port, display, added_at)"
-                    " VALUES (?, ?, ?, ?)",
-                    (target.host, target.port, target.display, result.checked_at.isoformat()),
-                )
-                db.execute(
-                    "INSERT OR REPLACE INTO results"
-                    " (target_id, checked_at, threshold_days, status, document)"
-                    " SELECT id, ?, ?, ?, ? FROM targets WHERE host = ? AND port = ?",
+            db.executemany(
+                "INSERT OR IGNORE INTO targets (host, port, display, added_at) VALUES (?, ?, ?, ?)",
+                [
+                    (r.target.host, r.target.port, r.target.display, r.checked_at.isoformat())
+                    for r in results
+                ],
+            )
+            db.executemany(
+                "INSERT OR REPLACE INTO results"
+                " (target_id, checked_at, threshold_days, status, document)"
+                " SELECT id, ?, ?, ?, ? FROM targets WHERE host = ? AND port = ?",
+                [
                     (
                         result.checked_at.isoformat(),
                         result.threshold_days,
                         result.status.value,
-                        json.dumps(result_to_dict(result), separators=(",", ":")),
-                        target.host,
-                        target.port,
-                    ),
-                )
+                        result_document(result) if document is None else document,
+                        result.target.host,
+                        result.target.port,
+                    )
+                    for result, document in zip(results, documents, strict=True)
+                ],
+            )
 
     def last_result(self, key: tuple[str, int]) -> CheckResult | None:
         row = self._db.execute(
@@ -293,6 +316,11 @@ class Watchlist:
 
     def set_time(self, key: str, moment: datetime | None) -> None:
         self.set_meta(key, None if moment is None else moment.isoformat())
+
+
+def result_document(result: CheckResult) -> str:
+    """How the watchlist stores a result: its report dictionary as compact JSON."""
+    return json.dumps(result_to_dict(result), separators=(",", ":"))
 
 
 def _target(host: str, port: int, display: str) -> Target:

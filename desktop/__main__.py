@@ -117,7 +117,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     server = InstanceServer()
     server.listen()
 
-    from desktop.app import DomainCheckApp  # after the hand-off check: keeps it fast
+    from desktop.app import DomainCheckApp, settle_memory  # after the hand-off: fast
 
     domain_check = DomainCheckApp()
 
@@ -129,6 +129,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     server.files_received.connect(received)
     watcher = SignalWatcher(domain_check.quit)
     domain_check.start(files)
+    QTimer.singleShot(0, settle_memory)  # once the window is up
     try:
         app.exec()
     finally:

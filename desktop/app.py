@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import collections
 import dataclasses
+import gc
 import json
 import logging
 import sqlite3
@@ -28,19 +29,21 @@ from core.analytics import OffReason
 from core.api import BackendClient
 from core.config import Settings
 from core.errors import DomainCheckError, InputFileError
-from core.models import CheckResult, InputError, Status, Target, utcnow
+from core.models import InputError, Status, Target, utcnow
 from core.report import report_document, write_csv
 from core.secrets import TokenStore
 from core.storage import StorageError, Watchlist
 from desktop import preferences as prefs_io
 from desktop.analytics import DesktopAnalytics
 from desktop.background import BackgroundCall
+from desktop.engine_process import CheckBatch
 from desktop.mainwindow import INPUT_SOURCE, MainWindow
 from desktop.messages import MessageBridge
-from desktop.persistence import ResultsWriter
+from desktop.persistence import LatestSaver, ResultsWriter
 from desktop.preferences import Preferences, PreferencesDialog, StatisticsState
 from desktop.reminders import RemindersDialog, ReminderService
 from desktop.results_model import ResultsModel
+from desktop.rows import WatchRow, unchecked_rows
 from desktop.tray import (
     PAUSE_REMINDERS,
     Reminder,
@@ -92,6 +95,54 @@ def summary_text(counts: dict[Status, int], unchecked: int = 0) -> str:
     if unchecked:
         parts.append(f"{unchecked:,} not checked")
     return " · ".join(parts)
+
+
+def settle_memory() -> None:
+    """Collect once, then leave everything alive now out of later garbage collections.
+
+    Python's full collection walks every object the process holds: with Qt's
+    wrappers, the modules and the watchlist loaded, a pass of 20-30 ms in the GUI
+    thread, at a moment nobody chooses (mid-check, mid-scroll). What exists once the
+    window is up lives as long as the app does, so it is frozen out of the passes
+    (``gc.freeze``) and a full collection only walks what came later. Called by the
+    app's entry point once the window is up (not by ``DomainCheckApp``: tests make
+    many of those in one process, and frozen objects are never collected).
+    """
+    gc.collect()
+    gc.freeze()
+
+
+def sensitive_texts(targets: Iterable[Target]) -> list[str]:
+    """Every form of every domain, for the analytics scrubber."""
+    return [text for t in targets for text in {t.host, t.display, str(t)}]
+
+
+@dataclasses.dataclass
+class _ReadLists:
+    """Dropped or opened lists, read, parsed and made into rows on a reading thread."""
+
+    files: int
+    problems: list[str]
+    merged: domains.ParseResult
+    rows: list[WatchRow]
+    sensitive: list[str]
+
+    @classmethod
+    def read(cls, paths: Sequence[Path]) -> _ReadLists:
+        results, problems = [], []
+        for path in paths:
+            try:
+                results.append(domains.read_file(path))
+            except InputFileError as exc:
+                problems.append(str(exc))
+        merged = domains.merge(results)
+        return cls(
+            files=len(results),
+            problems=problems,
+            merged=merged,
+            rows=unchecked_rows(merged.targets),
+            sensitive=sensitive_texts(merged.targets),
+        )
 
 
 @dataclasses.dataclass
@@ -182,18 +233,24 @@ class DomainCheckApp(QObject):
         if str(self.watchlist.path) != ":memory:":
             self._writer = ResultsWriter(self.watchlist.path, parent=self)
             self._writer.failed.connect(self._on_save_failed)
+        self._preferences_saver: LatestSaver[Preferences] = LatestSaver(
+            lambda value: prefs_io.save(value, preferences_path), "preferences", parent=self
+        )
+        self._preferences_saver.failed.connect(
+            lambda reason: self.messages.error("Could not save the preferences.", reason)
+        )
         # Kept in memory (the database copy is written behind, off the GUI thread).
         self._paused_until = self.watchlist.get_time(META_PAUSED_UNTIL)
         self._told_about_tray = self.watchlist.get_meta(META_TOLD_ABOUT_TRAY) is not None
         #: Lists being read off the GUI thread; kept so their answers are delivered.
-        self._reads: set[BackgroundCall[tuple[list[domains.ParseResult], list[str]]]] = set()
+        self._reads: set[BackgroundCall[_ReadLists]] = set()
         self._exports: set[BackgroundCall[None]] = set()
         self._closed = False
         self._run: _Run | None = None
         self._queued: list[Target] = []
         self._last_input_errors: list[InputError] = []
         self._last_notified_key: tuple[str, int] | None = None
-        self._incoming: collections.deque[CheckResult] = collections.deque()
+        self._incoming: collections.deque[CheckBatch] = collections.deque()
         self._drain_scheduled = False
         #: ``cancelled`` of a run whose worker finished while results are still queued.
         self._finished_pending: bool | None = None
@@ -329,26 +386,17 @@ class DomainCheckApp(QObject):
             return
         self.analytics.add_sensitive(text for p in paths for text in (str(p), p.name))
 
-        def read_all() -> tuple[list[domains.ParseResult], list[str]]:
-            results, problems = [], []
-            for path in paths:
-                try:
-                    results.append(domains.read_file(path))
-                except InputFileError as exc:
-                    problems.append(str(exc))
-            return results, problems
+        def read_all() -> _ReadLists:
+            return _ReadLists.read(paths)
 
-        def done(
-            answer: tuple[list[domains.ParseResult], list[str]] | None,
-            error: BaseException | None,
-        ) -> None:
+        def done(answer: _ReadLists | None, error: BaseException | None) -> None:
             self._reads.discard(call)
             if self._closed:
                 return
             if answer is None:
                 self.messages.error(f"Could not read the list ({type(error).__name__})")
                 return
-            self._files_read(*answer, source=source, trigger=trigger)
+            self._files_read(answer, source=source, trigger=trigger)
 
         call = BackgroundCall(read_all, done, name="domaincheck-read-list")
         self._reads.add(call)
@@ -358,27 +406,20 @@ class DomainCheckApp(QObject):
         """True while dropped or opened lists are still being read."""
         return bool(self._reads)
 
-    def _files_read(
-        self,
-        results: list[domains.ParseResult],
-        problems: list[str],
-        *,
-        source: ImportSource,
-        trigger: Trigger,
-    ) -> None:
-        for problem in problems:
+    def _files_read(self, lists: _ReadLists, *, source: ImportSource, trigger: Trigger) -> None:
+        for problem in lists.problems:
             self.messages.error(f"Could not read the list: {problem}")
-        if not results:
+        if lists.files == 0:
             return
-        merged = domains.merge(results)
+        merged = lists.merged
         self._show_input_errors(merged.errors)
-        self._watch(merged.targets)
+        self._watch(merged.targets, rows=lists.rows, sensitive=lists.sensitive)
         count = len(merged.targets)
         rejected = len(merged.errors)
         self._imported(source, count, rejected)
         self.messages.info(
             f"Added {count:,} domain{'s' if count != 1 else ''} from "
-            f"{len(results)} file{'s' if len(results) != 1 else ''}"
+            f"{lists.files} file{'s' if lists.files != 1 else ''}"
             + (f"; {rejected} line{'s' if rejected != 1 else ''} rejected" if rejected else "")
         )
         if merged.targets:
@@ -390,14 +431,25 @@ class DomainCheckApp(QObject):
         )
 
     def _add_sensitive_targets(self, targets: Iterable[Target]) -> None:
-        self.analytics.add_sensitive(text for t in targets for text in {t.host, t.display, str(t)})
+        self.analytics.add_sensitive(sensitive_texts(targets))
 
-    def _watch(self, targets: Sequence[Target]) -> None:
+    def _watch(
+        self,
+        targets: Sequence[Target],
+        *,
+        rows: Sequence[WatchRow] | None = None,
+        sensitive: Sequence[str] | None = None,
+    ) -> None:
+        """Add ``targets`` to the watchlist; ``rows`` and ``sensitive`` are their
+        table rows and private texts when a reading thread made them already."""
         if targets:
-            self._add_sensitive_targets(targets)
+            if sensitive is None:
+                self._add_sensitive_targets(targets)
+            else:
+                self.analytics.add_sensitive(sensitive)
             added, now = list(targets), self._clock()
             self._store(lambda store: store.add(added, now=now))
-            self.model.add_targets(targets)
+            self.model.add_rows(unchecked_rows(targets) if rows is None else rows)
             self._refresh_summary()
             self._watchlist_changed()
 
@@ -413,8 +465,9 @@ class DomainCheckApp(QObject):
             job(self.watchlist)
 
     def flush_writes(self) -> bool:
-        """Wait until every queued watchlist write is on disk (tests, and quitting)."""
-        return self._writer.flush() if self._writer is not None else True
+        """Wait until every queued write (watchlist, preferences) is on disk (tests)."""
+        watchlist = self._writer.flush() if self._writer is not None else True
+        return self._preferences_saver.flush() and watchlist
 
     def remove(self, keys: Sequence[tuple[str, int]]) -> None:
         # Queued after any result still waiting for these targets, so none adds it back.
@@ -465,11 +518,11 @@ class DomainCheckApp(QObject):
         self._queued.clear()
         self.runner.cancel()
 
-    def _on_results(self, batch: list[CheckResult]) -> None:
+    def _on_results(self, batch: CheckBatch) -> None:
         """A batch from the worker: queue it, and take it in over a few event-loop turns."""
         if self._closed:
             return
-        self._incoming.extend(batch)
+        self._incoming.append(batch)
         self._schedule_drain()
 
     def _schedule_drain(self) -> None:
@@ -481,38 +534,50 @@ class DomainCheckApp(QObject):
         self._drain_scheduled = False
         if self._closed:
             return
-        count = min(RESULTS_PER_TURN, len(self._incoming))
-        chunk = [self._incoming.popleft() for _ in range(count)]
-        if chunk:
-            self._take_results(chunk)
+        taken: list[CheckBatch] = []
+        room = RESULTS_PER_TURN
+        while self._incoming and room > 0:
+            batch = self._incoming.popleft()
+            if len(batch) > room:
+                self._incoming.appendleft(batch[room:])
+                batch = batch[:room]
+            taken.append(batch)
+            room -= len(batch)
+        if taken:
+            self._take_results(taken[0] if len(taken) == 1 else CheckBatch.join(taken))
         if self._incoming:
             self._schedule_drain()
         elif self._finished_pending is not None:
             cancelled, self._finished_pending = self._finished_pending, None
             self._complete_run(cancelled)
 
-    def _take_results(self, batch: list[CheckResult]) -> None:
+    def _take_results(self, batch: CheckBatch) -> None:
         run = self._run
         if run is not None:
             # The progress bar counts the rows filled in, so it moves with the table.
-            # Set before the rows change: QProgressBar repaints at once (repaint(), not
-            # update()), and with the table not yet dirty that repaint is only the bar;
-            # the table is painted in a turn of its own.
             run.done += len(batch)
             self.window.set_progress(run.done, len(run.targets))
-            run.counts.update(result.status.value for result in batch)
-            for result in batch:
+            for result, values in zip(batch.results, batch.values, strict=True):
+                status = values.status
+                assert status is not None  # a result always has one
+                run.counts[status.value] += 1
                 position = self.model.row_of(result.target.key)
-                previous = None if position is None else self.model.row_at(position).result
-                reminder = reminder_for(previous, result)
+                previous = None if position is None else self.model.row_at(position)
+                reminder = reminder_for(
+                    None if previous is None else previous.result,
+                    result,
+                    status=status,
+                    previous_status=None if previous is None else previous.status,
+                    problem=values.problem,
+                )
                 if reminder is not None:
                     run.reminders.append(reminder)
-        self.model.apply_results(batch)
+        self.model.apply_results(batch.results, batch.values)
         if self._writer is not None:
-            self._writer.save(batch)
+            self._writer.save(batch.results, batch.documents)
         else:
             try:
-                self.watchlist.save_results(batch)
+                self.watchlist.save_results(batch.results, batch.documents)
             except Exception as exc:  # a full disk must not stop the check
                 log.exception("could not save results")
                 self.messages.error("Could not save the results.", str(exc))
@@ -630,10 +695,7 @@ class DomainCheckApp(QObject):
 
     def apply_preferences(self, preferences: Preferences) -> None:
         old, self.preferences = self.preferences, preferences
-        try:
-            prefs_io.save(preferences, self._preferences_path)
-        except OSError as exc:
-            self.messages.error("Could not save the preferences.", str(exc))
+        self._preferences_saver.save(preferences)  # written on a thread of its own
         for field in dataclasses.fields(Preferences):
             if field.name in prefs_io.UNTRACKED_FIELDS:
                 continue
@@ -840,9 +902,11 @@ class DomainCheckApp(QObject):
         self.runner.shutdown()
         if self._writer is not None:  # what the table already shows reaches the disk
             self._writer.close()
+        self._preferences_saver.close()
         if self._incoming:  # results already received are saved, not dropped
+            received = CheckBatch.join(self._incoming)
             try:
-                self.watchlist.save_results(list(self._incoming))
+                self.watchlist.save_results(received.results, received.documents)
             except Exception:
                 log.exception("could not save the last results")
             self._incoming.clear()

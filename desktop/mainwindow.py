@@ -65,7 +65,8 @@ from core.models import InputError, Status
 from desktop import icons
 from desktop.messages import Level, Message
 from desktop.preferences import MAX_THRESHOLD_DAYS
-from desktop.results_model import (
+from desktop.results_model import ResultsModel, ResultsProxy
+from desktop.rows import (
     COLUMN_CERT_EXPIRES,
     COLUMN_COUNT,
     COLUMN_DAYS_LEFT,
@@ -75,8 +76,6 @@ from desktop.results_model import (
     COLUMN_REGISTRAR,
     COLUMN_STATUS,
     HEADERS,
-    ResultsModel,
-    ResultsProxy,
     WatchRow,
     display_value,
 )
@@ -496,6 +495,10 @@ class MainWindow(QMainWindow):
         self.table.setShowGrid(False)
         self.table.setWordWrap(False)
         self.table.setIconSize(QSize(16, 16))
+        # Always there (disabled while everything fits): a scroll bar that appears when
+        # the list outgrows the view narrows the columns, re-elides every cell and
+        # paints the whole table twice, just as a dropped list comes in.
+        self.table.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOn)
         self.table.verticalHeader().setVisible(False)
         self.table.verticalHeader().setDefaultSectionSize(self.table.fontMetrics().height() + 10)
         header = self.table.horizontalHeader()
@@ -707,8 +710,18 @@ class MainWindow(QMainWindow):
         self.progress.setVisible(checking)
 
     def set_progress(self, done: int, total: int) -> None:
-        self.progress.setMaximum(max(total, 1))
-        self.progress.setValue(done)
+        # QProgressBar.setValue() paints at once (repaint(), not update()), and a
+        # synchronous paint also paints whatever else in the window is waiting for
+        # one: right after thousands of rows were added, that is the whole table,
+        # inside this call. With updates off the bar only marks itself for the next
+        # regular paint, which Qt does in a turn of the event loop of its own.
+        bar = self.progress
+        bar.setUpdatesEnabled(False)
+        try:
+            bar.setMaximum(max(total, 1))
+            bar.setValue(done)
+        finally:
+            bar.setUpdatesEnabled(True)
 
     def set_summary(self, text: str) -> None:
         self.summary_label.setText(text or "No domains watched yet")

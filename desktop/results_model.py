@@ -11,17 +11,15 @@ from __future__ import annotations
 
 import collections
 import dataclasses
-import functools
-import math
 import re
 from collections.abc import Iterable, Sequence
-from datetime import datetime
 
 from PySide6.QtCore import (
     QAbstractTableModel,
     QModelIndex,
     QObject,
     QPersistentModelIndex,
+    QRegularExpression,
     QSortFilterProxyModel,
     Qt,
     QTimer,
@@ -30,37 +28,29 @@ from PySide6.QtGui import QColor, QGuiApplication
 
 from core.models import CheckResult, Status, Target, summarize
 from desktop import icons
+from desktop.rows import (
+    COLUMN_COUNT,
+    COLUMN_DAYS_LEFT,
+    COLUMN_ISSUER,
+    COLUMN_PROBLEM,
+    COLUMN_STATUS,
+    FILTER_SEPARATOR,
+    HEADERS,
+    UNCHECKED_CODE,
+    RowValues,
+    WatchRow,
+    unchecked_rows,
+)
 
 ModelIndex = QModelIndex | QPersistentModelIndex
-
-# Columns.
-COLUMN_STATUS = 0
-COLUMN_DOMAIN = 1
-COLUMN_CERT_EXPIRES = 2
-COLUMN_DAYS_LEFT = 3
-COLUMN_ISSUER = 4
-COLUMN_REG_EXPIRES = 5
-COLUMN_REGISTRAR = 6
-COLUMN_PROBLEM = 7
-COLUMN_COUNT = 8
-
-HEADERS = (
-    "Status",
-    "Domain",
-    "Certificate expires",
-    "Days left",
-    "Issuer",
-    "Registration expires",
-    "Registrar",
-    "Problem",
-)
 
 #: Raw value used for sorting (numbers, timestamps, case-folded text).
 SORT_ROLE = Qt.ItemDataRole.UserRole + 1
 #: The whole ``WatchRow`` of this index.
 ROW_ROLE = Qt.ItemDataRole.UserRole + 2
-
-NOT_CHECKED_LABEL = "Not checked"
+#: What the proxy's filter matches: ``"<status>\x1f<searchable text>"`` (see
+#: ``WatchRow.filter_text``).
+FILTER_ROLE = Qt.ItemDataRole.UserRole + 3
 
 # Roles as plain ints: ``data()`` runs from C++ for every cell of every repaint (seven
 # roles per cell), so it compares ints instead of looking up enum members.
@@ -72,6 +62,7 @@ _FOREGROUND_ROLE = int(Qt.ItemDataRole.ForegroundRole)
 _ACCESSIBLE_TEXT_ROLE = int(Qt.ItemDataRole.AccessibleTextRole)
 _SORT_ROLE = int(SORT_ROLE)
 _ROW_ROLE = int(ROW_ROLE)
+_FILTER_ROLE = int(FILTER_ROLE)
 #: The roles ``data()`` answers; the delegate's other questions (font, background,
 #: check state) get ``None`` before the index is even looked at.
 _ANSWERED_ROLES = frozenset(
@@ -84,166 +75,16 @@ _ANSWERED_ROLES = frozenset(
         _ACCESSIBLE_TEXT_ROLE,
         _SORT_ROLE,
         _ROW_ROLE,
+        _FILTER_ROLE,
     }
 )
 _RIGHT_ALIGNED = int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
-_MISSING_DAYS = 10**9
-_MISSING_TEXT = "\U0010ffff"  # sorts after every real string
-
-
-@dataclasses.dataclass(slots=True)
-class WatchRow:
-    """One watched target and its latest result (``None`` until checked)."""
-
-    target: Target
-    result: CheckResult | None = None
-    #: Display text and sort value of every column, computed once per result:
-    #: a repaint or a re-sort then costs a tuple lookup, not the status arithmetic.
-    texts: tuple[str, ...] = ()
-    sort_keys: tuple[float | int | str, ...] = ()
-    #: ``result.status``, ``.days_left`` and ``.problem``, which ``CheckResult``
-    #: recomputes from the dates on every access; read them here instead.
-    status: Status | None = None
-    days_left: int | None = None
-    problem: str = ""
-
-    def __post_init__(self) -> None:
-        self.set_result(self.result)
-
-    def set_result(self, result: CheckResult | None) -> None:
-        self.result = result
-        if result is None:  # thousands at once when a list is dropped: keep it cheap
-            self.status, self.days_left, self.problem = None, None, ""
-            domain = self.target.label
-            self.texts = (NOT_CHECKED_LABEL, domain, *_UNCHECKED_TEXTS)
-            self.sort_keys = (
-                _UNCHECKED_SORT_KEYS[0],
-                sort_value(self, COLUMN_DOMAIN),
-                *_UNCHECKED_SORT_KEYS[1:],
-            )
-            return
-        self.status, self.days_left, self.problem = (
-            result.status,
-            result.days_left,
-            result.problem,
-        )
-        self.texts = tuple(display_value(self, c) for c in range(COLUMN_COUNT))
-        self.sort_keys = tuple(sort_value(self, c) for c in range(COLUMN_COUNT))
-
-    def haystack(self) -> str:
-        """Lower-case text the filter box searches."""
-        parts = [self.target.display, self.target.host, str(self.target.port)]
-        if self.result is not None:
-            result = self.result
-            parts += [status_text(self), self.problem]
-            if result.tls is not None:
-                parts += [result.tls.issuer or "", result.tls.subject or ""]
-            if result.registration is not None:
-                parts.append(result.registration.registrar or "")
-        else:
-            parts.append(NOT_CHECKED_LABEL)
-        return "\n".join(parts).casefold()
-
-
-_DN_PART = re.compile(r"(?:^|,)\s*([A-Za-z.0-9]+)=((?:\\.|[^,])*)")
-
-
-@functools.lru_cache(maxsize=512)  # a few issuers sign most certificates
-def short_dn(dn: str | None) -> str:
-    """``CN=R11,O=Let's Encrypt,C=US`` -> ``Let's Encrypt (R11)``; readable for people."""
-    if not dn:
-        return ""
-    fields: dict[str, str] = {}
-    for key, value in _DN_PART.findall(dn):
-        fields.setdefault(key.upper(), value.replace("\\", "").strip())
-    organisation, common = fields.get("O"), fields.get("CN")
-    if organisation and common and common != organisation:
-        return f"{organisation} ({common})"
-    return organisation or common or dn
-
-
-def format_date(moment: datetime | None) -> str:
-    """Local calendar date, ISO style (unambiguous in every locale)."""
-    return "" if moment is None else moment.astimezone().strftime("%Y-%m-%d")
-
-
-def format_days(days: int | None) -> str:
-    return "" if days is None else f"{days:,}"
-
-
-def status_text(row: WatchRow) -> str:
-    return NOT_CHECKED_LABEL if row.status is None else row.status.label
-
-
-def display_value(row: WatchRow, column: int) -> str:
-    """What a column shows for a row (also used for copying rows as text)."""
-    result = row.result
-    if column == COLUMN_STATUS:
-        return status_text(row)
-    if column == COLUMN_DOMAIN:
-        return row.target.label
-    if result is None:
-        return ""
-    if column == COLUMN_CERT_EXPIRES:
-        return format_date(result.tls_expiry)
-    if column == COLUMN_DAYS_LEFT:
-        return format_days(row.days_left)
-    if column == COLUMN_ISSUER:
-        return short_dn(result.tls.issuer if result.tls else None)
-    if column == COLUMN_REG_EXPIRES:
-        return format_date(result.registration.expires if result.registration else None)
-    if column == COLUMN_REGISTRAR:
-        return (result.registration.registrar or "") if result.registration else ""
-    if column == COLUMN_PROBLEM:
-        return row.problem
-    return ""
-
-
-def _timestamp(moment: datetime | None) -> float:
-    return math.inf if moment is None else moment.timestamp()
-
-
-def _text_key(text: str) -> str:
-    return text.casefold() if text else _MISSING_TEXT
-
-
-def sort_value(row: WatchRow, column: int) -> float | int | str:
-    """The raw, comparable value of a cell; one Python type per column."""
-    result = row.result
-    if column == COLUMN_STATUS:
-        # Worst status first when descending; within a status, the most urgent first.
-        severity = -1 if row.status is None else row.status.severity
-        days = _MISSING_DAYS if row.days_left is None else row.days_left
-        return severity * 1e10 - max(min(days, _MISSING_DAYS), -_MISSING_DAYS)
-    if column == COLUMN_DOMAIN:
-        return f"{row.target.display.casefold()}\0{row.target.port:05d}"
-    if column == COLUMN_DAYS_LEFT:
-        return _MISSING_DAYS if row.days_left is None else row.days_left
-    if column == COLUMN_CERT_EXPIRES:
-        return _timestamp(result.tls_expiry if result else None)
-    if column == COLUMN_REG_EXPIRES:
-        return _timestamp(result.registration.expires if result and result.registration else None)
-    return _text_key(display_value(row, column))
-
-
-_UNCHECKED_TEXTS = ("",) * (COLUMN_COUNT - 2)
-#: Sort keys of a row without a result, except the domain's (columns 0, 2, 3, ...):
-#: what ``sort_value`` gives such a row (a test holds the two together).
-_UNCHECKED_SORT_KEYS = (
-    -1 * 1e10 - _MISSING_DAYS,
-    math.inf,
-    _MISSING_DAYS,
-    _MISSING_TEXT,
-    math.inf,
-    _MISSING_TEXT,
-    _MISSING_TEXT,
-)
-
-
 #: While results stream in, re-sort at most this often: every re-sort is a layout
 #: change (the whole table is laid out and painted again, and rows move under the
 #: pointer), where a batch that only fills in rows repaints just those rows.
 RESORT_INTERVAL_MS = 1000
+#: The longest run of rows one ``dataChanged`` announces (see ``_announce_changed``).
+CHANGED_RUN_ROWS = 16
 
 
 class ResultsModel(QAbstractTableModel):
@@ -308,7 +149,7 @@ class ResultsModel(QAbstractTableModel):
         self._reindex()
         self.changePersistentIndexList(
             persistent,
-            [self.index(self._index[old_rows[i.row()].target.key], i.column()) for i in persistent],
+            [self.index(self._index[old_rows[i.row()].key], i.column()) for i in persistent],
         )
         self.layoutChanged.emit()
 
@@ -355,6 +196,8 @@ class ResultsModel(QAbstractTableModel):
             return row.sort_keys[column]
         if role == _ROW_ROLE:
             return row
+        if role == _FILTER_ROLE:
+            return row.filter_text()
         if role == _TOOLTIP_ROLE and row.result is not None:
             if column in (COLUMN_STATUS, COLUMN_PROBLEM) and row.problem:
                 return row.problem
@@ -423,36 +266,57 @@ class ResultsModel(QAbstractTableModel):
 
     def add_targets(self, targets: Iterable[Target]) -> int:
         """Append not-yet-listed targets as unchecked rows; returns how many were new."""
-        new = self._new_rows(WatchRow(target) for target in targets)
+        return self.add_rows(unchecked_rows(targets))
+
+    def add_rows(self, rows: Iterable[WatchRow]) -> int:
+        """Append rows made by ``unchecked_rows`` (maybe on another thread) whose
+        targets are not listed yet; returns how many were new."""
+        new = self._new_rows(rows)
         self._append(new)
         self._resort()
         return len(new)
 
-    def apply_results(self, results: Iterable[CheckResult]) -> None:
-        """Update existing rows and append new ones, with one signal of each kind.
+    def apply_results(
+        self, results: Sequence[CheckResult], values: Sequence[RowValues] | None = None
+    ) -> None:
+        """Update existing rows and append new ones.
 
-        Results arrive in completion order, so updated rows are scattered; one
-        ``dataChanged`` over the span from the first to the last of them costs the
-        proxy one re-sort instead of one per row.
+        ``values`` are the results' ``row_values`` when they were made elsewhere
+        (the engine process makes them). Updated rows are announced in short runs
+        (see ``_announce_changed``); new rows with one ``beginInsertRows``.
         """
         changed: list[int] = []
         fresh: list[WatchRow] = []
-        for result in results:
+        for number, result in enumerate(results):
+            row_values = None if values is None else values[number]
             position = self._index.get(result.target.key)
             if position is None:
-                fresh.append(WatchRow(result.target, result))
+                row = WatchRow(result.target)
+                row.set_result(result, row_values)
+                fresh.append(row)
             else:
                 row = self._rows[position]
                 self._status_counts[row.status] -= 1
-                row.set_result(result)
+                row.set_result(result, row_values)
                 self._status_counts[row.status] += 1
                 changed.append(position)
-        if changed:
-            self.dataChanged.emit(
-                self.index(min(changed), 0), self.index(max(changed), COLUMN_COUNT - 1)
-            )
+        self._announce_changed(changed)
         self._append(self._new_rows(fresh))
         self._request_resort()
+
+    def _announce_changed(self, positions: Iterable[int]) -> None:
+        """``dataChanged`` for each run of at most ``CHANGED_RUN_ROWS`` adjacent rows.
+
+        A view repaints just the visible part of a short range, but the whole
+        viewport for a long one (QTableView gives up on ranges over ~200 cells).
+        Results arrive in completion order, mostly below the rows in view, so short
+        runs usually repaint nothing at all; one range from the first to the last
+        changed row would repaint the whole table for every batch.
+        """
+        for first, last in _spans(positions):
+            for start in range(first, last + 1, CHANGED_RUN_ROWS):
+                end = min(start + CHANGED_RUN_ROWS - 1, last)
+                self.dataChanged.emit(self.index(start, 0), self.index(end, COLUMN_COUNT - 1))
 
     def remove_keys(self, keys: Iterable[tuple[str, int]]) -> None:
         positions = sorted({p for k in keys if (p := self._index.get(k)) is not None})
@@ -479,7 +343,7 @@ class ResultsModel(QAbstractTableModel):
         seen: set[tuple[str, int]] = set()
         new = []
         for row in rows:
-            key = row.target.key
+            key = row.key
             if key not in self._index and key not in seen:
                 seen.add(key)
                 new.append(row)
@@ -491,16 +355,34 @@ class ResultsModel(QAbstractTableModel):
         first = len(self._rows)
         self.beginInsertRows(QModelIndex(), first, first + len(rows) - 1)
         for offset, row in enumerate(rows):
-            self._index[row.target.key] = first + offset
+            self._index[row.key] = first + offset
         self._rows.extend(rows)
         self._status_counts.update(row.status for row in rows)
         self.endInsertRows()
 
     def _reindex(self) -> None:
-        self._index = {row.target.key: position for position, row in enumerate(self._rows)}
+        self._index = {row.key: position for position, row in enumerate(self._rows)}
 
     def _recount(self) -> None:
         self._status_counts = collections.Counter(row.status for row in self._rows)
+
+
+def filter_pattern(text: str, statuses: frozenset[Status | None] | None) -> str:
+    """A pattern matching ``WatchRow.filter_text`` of the rows to show.
+
+    ``text`` is already case-folded (so is the row's text): a plain substring test.
+    """
+    if statuses is None and not text:
+        return ""
+    if statuses is None:
+        status_part = f"[^{FILTER_SEPARATOR}]*"
+    elif not statuses:
+        return "(?!)"  # never matches: no status chosen
+    else:
+        codes = sorted(UNCHECKED_CODE if s is None else s.value for s in statuses)
+        status_part = "(?:" + "|".join(re.escape(code) for code in codes) + ")"
+    text_part = ".*" + QRegularExpression.escape(text) if text else ""
+    return f"^{status_part}{FILTER_SEPARATOR}{text_part}"
 
 
 def _spans(positions: Iterable[int]) -> list[tuple[int, int]]:
@@ -515,11 +397,20 @@ def _spans(positions: Iterable[int]) -> list[tuple[int, int]]:
 
 
 class ResultsProxy(QSortFilterProxyModel):
-    """Sorts by raw values and filters by text and status."""
+    """Filters by text and status; sorting is the source model's (by raw values).
+
+    The filter runs in C++: ``FILTER_ROLE`` gives each row ``"<status>\x1f<text>"``
+    and the proxy matches it against a regular expression built from the chosen
+    statuses and the (escaped) search text. With no filter the pattern is empty and
+    Qt accepts every row without asking the model, so the proxy's re-mapping after a
+    re-sort or an insert of thousands of rows costs no Python call per row (a
+    ``filterAcceptsRow`` override costs one each time).
+    """
 
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self.setSortRole(SORT_ROLE)
+        self.setFilterRole(FILTER_ROLE)
         self.setDynamicSortFilter(True)
         self._sort_column = -1
         self._sort_order = Qt.SortOrder.AscendingOrder
@@ -542,32 +433,28 @@ class ResultsProxy(QSortFilterProxyModel):
         return self._sort_order
 
     def set_text(self, text: str) -> None:
-        self._change_filter(lambda: setattr(self, "_text", text.strip().casefold()))
+        self._text = text.strip().casefold()
+        self._apply_filter()
 
     def set_statuses(self, statuses: Iterable[Status | None] | None) -> None:
-        value = None if statuses is None else frozenset(statuses)
-        self._change_filter(lambda: setattr(self, "_statuses", value))
+        self._statuses = None if statuses is None else frozenset(statuses)
+        self._apply_filter()
 
-    def _change_filter(self, change: object) -> None:
+    def filter_pattern(self) -> str:
+        """The regular expression for the current text and statuses ("" = all rows)."""
+        return filter_pattern(self._text, self._statuses)
+
+    def _apply_filter(self) -> None:
+        expression = QRegularExpression(
+            self.filter_pattern(), QRegularExpression.PatternOption.DotMatchesEverythingOption
+        )
         begin = getattr(self, "beginFilterChange", None)
         if begin is not None:  # Qt >= 6.10
             begin()
-            change()  # type: ignore[operator]
+            self.setFilterRegularExpression(expression)
             self.endFilterChange(QSortFilterProxyModel.Direction.Rows)
         else:  # pragma: no cover - older Qt
-            change()  # type: ignore[operator]
-            self.invalidateRowsFilter()
-
-    def filterAcceptsRow(self, source_row: int, source_parent: ModelIndex) -> bool:
-        if self._statuses is None and not self._text:
-            return True
-        model = self.sourceModel()
-        if not isinstance(model, ResultsModel):
-            return True
-        row = model.row_at(source_row)
-        if self._statuses is not None and row.status not in self._statuses:
-            return False
-        return not self._text or self._text in row.haystack()
+            self.setFilterRegularExpression(expression)
 
     def row_at(self, proxy_row: int) -> WatchRow | None:
         index = self.index(proxy_row, 0)

@@ -135,17 +135,29 @@ class Reminder:
     text: str
 
 
-def reminder_for(previous: CheckResult | None, current: CheckResult) -> Reminder | None:
+def reminder_for(
+    previous: CheckResult | None,
+    current: CheckResult,
+    *,
+    status: Status | None = None,
+    previous_status: Status | None = None,
+    problem: str | None = None,
+) -> Reminder | None:
     """A reminder when ``current`` newly needs attention, got worse, or changed certificate.
 
-    The caller still applies the once-per-domain-per-status-per-day rule.
+    ``status``, ``previous_status`` and ``problem`` are the results' own when left
+    out; callers that worked them out already pass them (``CheckResult`` computes
+    them anew on every read). The caller still applies the once-per-domain-per-status-
+    per-day rule.
     """
-    status = current.status
+    status = current.status if status is None else status
     if status not in ALERT_STATUSES:
         return None
     fingerprint = current.tls.fingerprint_sha256 if current.tls else None
     previous_fingerprint = previous.tls.fingerprint_sha256 if previous and previous.tls else None
-    worse = previous is None or previous.status.severity < status.severity
+    if previous is not None and previous_status is None:
+        previous_status = previous.status
+    worse = previous_status is None or previous_status.severity < status.severity
     new_certificate = (
         previous_fingerprint is not None
         and fingerprint is not None
@@ -153,7 +165,7 @@ def reminder_for(previous: CheckResult | None, current: CheckResult) -> Reminder
     )
     if not (worse or new_certificate):
         return None
-    problem = current.problem or status.label.lower()
+    problem = (current.problem if problem is None else problem) or status.label.lower()
     if new_certificate and not worse:
         problem = f"new certificate, still {status.label.lower()}: {problem}"
     return Reminder(current.target, status, fingerprint, f"{current.target.display}: {problem}")

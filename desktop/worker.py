@@ -22,15 +22,20 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 
-from PySide6.QtCore import QObject, QThread, Signal
+from PySide6.QtCore import QObject, QThread, QTimer, Signal
 
 from core.config import Settings
 from core.models import CheckResult, Target
-from desktop.engine_process import CheckerLike, check_in_batches
+from desktop.engine_process import CheckBatch, CheckerLike, check_in_batches
 
 log = logging.getLogger(__name__)
 
 BATCH_INTERVAL_MS = 50
+#: A run's thread starts this long after ``CheckRunner.start``: in a turn of the
+#: event loop after the one that asked, so the window first paints what the caller
+#: just changed (thousands of new rows, after a drop). Starting the engine process is
+#: the busiest half-second of a check; on that first paint it made the window stutter.
+START_DELAY_MS = 1
 SHUTDOWN_TIMEOUT_MS = 10_000
 #: How often the thread looks at the engine process's pipe (and for a cancel).
 _POLL_INTERVAL_S = 0.02
@@ -59,7 +64,8 @@ class CheckWorker(QObject):
     """Runs one check of ``targets`` inside the thread it was moved to.
 
     Signals:
-        results_ready(list[CheckResult]): a batch of finished results.
+        results_ready(CheckBatch): a batch of finished results (with their row values
+            and watchlist documents, made in the engine process or this thread).
         progress(int, int): results so far, total.
         failed(str): the run stopped on an unexpected error (message for people).
         finished(bool): the run is over; ``True`` when it was cancelled.
@@ -215,7 +221,7 @@ class CheckWorker(QObject):
         def send(batch: list[CheckResult]) -> None:
             nonlocal done
             done += len(batch)
-            self.results_ready.emit(batch)
+            self.results_ready.emit(CheckBatch.prepare(batch))
             self.progress.emit(done, total)
 
         self.progress.emit(0, total)
@@ -244,7 +250,7 @@ class CheckRunner(QObject):
 
     Signals:
         started(int): a run of this many targets began.
-        results_ready(list[CheckResult]): a batch of results (GUI thread).
+        results_ready(CheckBatch): a batch of results (GUI thread).
         progress(int, int): done, total.
         failed(str): the run hit an unexpected error.
         finished(bool): the run ended; ``True`` if it was cancelled.
@@ -268,6 +274,10 @@ class CheckRunner(QObject):
         self._batch_interval_ms = batch_interval_ms
         self._thread: QThread | None = None
         self._worker: CheckWorker | None = None
+        self._start_timer = QTimer(self)
+        self._start_timer.setSingleShot(True)
+        self._start_timer.setInterval(START_DELAY_MS)
+        self._start_timer.timeout.connect(self._start_thread)
 
     @property
     def is_running(self) -> bool:
@@ -289,9 +299,13 @@ class CheckRunner(QObject):
         thread.finished.connect(worker.deleteLater)
         thread.finished.connect(thread.deleteLater)
         self._thread, self._worker = thread, worker
-        thread.start()
+        self._start_timer.start()
         self.started.emit(len(targets))
         return True
+
+    def _start_thread(self) -> None:
+        if self._thread is not None and not self._thread.isRunning():
+            self._thread.start()
 
     def cancel(self) -> None:
         if self._worker is not None:
@@ -303,6 +317,9 @@ class CheckRunner(QObject):
         if thread is None or worker is None:
             return True
         worker.cancel()
+        if self._start_timer.isActive():  # never started: it ends without checking
+            self._start_timer.stop()
+            self._start_thread()
         stopped = thread.wait(timeout_ms)
         if not stopped:
             log.error("the checker thread did not stop within %d ms", timeout_ms)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
+import pickle
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -12,6 +14,7 @@ from hypothesis import strategies as st
 from core.models import (
     CertInfo,
     CheckResult,
+    InputError,
     Registration,
     Status,
     Target,
@@ -200,3 +203,29 @@ def test_label_is_the_unicode_name_with_a_non_default_port() -> None:
     assert Target("xn--bcher-kva.example", 443, "bücher.example").label == "bücher.example"
     assert Target("xn--bcher-kva.example", 8443, "bücher.example").label == "bücher.example:8443"
     assert Target("2001:db8::1", 8443, is_ip=True).label == "[2001:db8::1]:8443"
+
+
+def test_values_survive_pickling_whole() -> None:
+    """The desktop sends targets and results between processes by pickle."""
+    result = CheckResult(
+        target=Target("xn--bcher-kva.test", 8443, "bücher.test"),
+        tls=cert(NOW + timedelta(days=3), sans=("a.test", "b.test"), verify_error="expired"),
+        registration=Registration("bücher.test", NOW + timedelta(days=300), "Registrar", "u"),
+        checked_at=NOW,
+        threshold_days=14,
+    )
+    values = [
+        result,
+        result.target,
+        result.tls,
+        result.registration,
+        Target("a.test"),  # display filled in from host
+        Target("::1", 443, is_ip=True),
+        InputError("<paste>", 3, "bad..name", "empty label"),
+        CheckResult(Target("off.test"), None, None, NOW),
+    ]
+    for value in values:
+        assert value.__match_args__ == tuple(f.name for f in dataclasses.fields(value))
+        copy = pickle.loads(pickle.dumps(value, pickle.HIGHEST_PROTOCOL))
+        assert copy == value and type(copy) is type(value)
+    assert pickle.loads(pickle.dumps(result)).status is result.status

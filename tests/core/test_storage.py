@@ -93,6 +93,19 @@ def test_save_results_replaces_and_adds_unknown_targets(tmp_path: Path) -> None:
         assert watchlist.last_result(("nope.test", 443)) is None
 
 
+def test_save_results_takes_documents_made_elsewhere(tmp_path: Path) -> None:
+    """The desktop's engine process encodes the documents; the result is the same."""
+    results = [make_result("a.test", days=5), make_result("b.test", days=50)]
+    documents = [storage.result_document(r) for r in results]
+    with Watchlist(tmp_path / "made.db") as made, Watchlist(tmp_path / "here.db") as here:
+        made.save_results(results, documents)
+        here.save_results(results, [None, None])
+        for key in (("a.test", 443), ("b.test", 443)):
+            assert made.last_result(key) == here.last_result(key) is not None
+        with pytest.raises(ValueError, match="one document per result"):
+            made.save_results(results, documents[:1])
+
+
 def test_remove_drops_results_too(tmp_path: Path) -> None:
     with Watchlist(tmp_path / "w.db") as watchlist:
         watchlist.save_results([make_result("a.test"), make_result("b.test")])

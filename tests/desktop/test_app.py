@@ -14,7 +14,7 @@ from core.models import Status
 from core.report import CSV_FIELDS
 from core.storage import Watchlist
 from desktop.app import summary_text
-from desktop.results_model import COLUMN_DOMAIN, COLUMN_STATUS, NOT_CHECKED_LABEL
+from desktop.rows import COLUMN_DOMAIN, COLUMN_STATUS, NOT_CHECKED_LABEL
 from tests.desktop.fakes import FakeEngine, make_result
 
 WORLD_LIST = """\
@@ -121,6 +121,8 @@ def test_watchlist_and_results_persist_across_a_restart(
     first.window.input.setPlainText("a.test\nb.test\nbücher.test")
     with qtbot.waitSignal(first.check_finished, timeout=5000):
         first.window.check_button.click()
+    first.set_threshold(12)  # saved on a thread of its own; quitting waits for it
+    first.set_threshold(14)
     first.quit()
 
     second = make_app(
@@ -134,6 +136,7 @@ def test_watchlist_and_results_persist_across_a_restart(
     assert second.window.summary_label.text() == "2 valid · 1 expiring"
     assert second.window.input.toPlainText() == "a.test\nb.test\nbücher.test"
     assert second.scheduler.next_due is not None
+    assert second.preferences.threshold_days == 14
 
 
 def test_remove_from_watchlist(make_app: Any, qtbot: Any, tmp_path: Path) -> None:
@@ -185,6 +188,7 @@ def test_threshold_change_reclassifies_without_checking(make_app: Any) -> None:
     assert status_of(app, "a.test") == "Expiring"
     assert app.preferences.threshold_days == 60
     assert engine.entered == 0
+    assert app.flush_writes()  # the preferences file is written off the GUI thread
     again = make_app(checker_factory=engine)
     assert again.preferences.threshold_days == 60
     assert again.window.threshold.value() == 60

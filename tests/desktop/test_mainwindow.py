@@ -11,7 +11,7 @@ from PySide6.QtWidgets import QApplication, QWidget
 
 from core.models import Status
 from desktop.mainwindow import file_url_mime
-from desktop.results_model import COLUMN_DOMAIN
+from desktop.rows import COLUMN_DOMAIN
 from tests.desktop.fakes import FakeEngine, make_result
 
 

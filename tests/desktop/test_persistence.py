@@ -1,12 +1,15 @@
-"""Results are saved off the GUI thread, in order, and reach the disk before quit."""
+"""Results and preferences are saved off the GUI thread, in order, before quit."""
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from core.storage import Watchlist
-from desktop.persistence import ResultsWriter
+from desktop.persistence import LatestSaver, ResultsWriter
 from tests.desktop.fakes import make_result
 
 
@@ -109,3 +112,44 @@ def test_ask_answers_in_the_gui_thread_even_when_the_database_is_gone(
     value, error, _ = answers[1]
     assert value is None and isinstance(error, RuntimeError)
     assert unusable.close()
+
+
+def test_latest_saver_writes_the_newest_value_off_the_calling_thread(qtbot: Any) -> None:
+    release = threading.Event()
+    written: list[tuple[int, str]] = []
+
+    def write(value: int) -> None:
+        release.wait(10)
+        written.append((value, threading.current_thread().name))
+
+    saver: LatestSaver[int] = LatestSaver(write, "numbers")
+    saver.save(1)  # the thread takes 1 and waits in write()
+    qtbot.waitUntil(lambda: saver._wanted == 1, timeout=2000)
+    saver.save(2)
+    saver.save(3)  # 2 is overtaken before it is written
+    assert not saver.flush(0.05)  # still waiting for write(1)
+    release.set()
+    assert saver.flush(10)
+    assert [value for value, _ in written][-1] == 3 and 2 not in [v for v, _ in written]
+    assert {name for _, name in written} == {"numbers"}
+    assert saver.close()
+    with pytest.raises(RuntimeError, match="closed"):
+        saver.save(4)
+
+
+def test_latest_saver_reports_failures_and_keeps_going(qtbot: Any, tmp_path: Path) -> None:
+    attempts: list[int] = []
+
+    def write(value: int) -> None:
+        attempts.append(value)
+        if value == 1:
+            raise OSError("disk full")
+
+    saver: LatestSaver[int] = LatestSaver(write, "numbers")
+    with qtbot.waitSignal(saver.failed, timeout=2000) as failed:
+        saver.save(1)
+    assert failed.args == ["disk full"]
+    saver.save(2)
+    assert saver.flush(10) and attempts[-1] == 2
+    assert saver.close()
+    assert LatestSaver(write, "unused").close()  # never started: nothing to stop

@@ -4,21 +4,31 @@ from __future__ import annotations
 
 from typing import Any
 
-from PySide6.QtCore import QModelIndex, Qt
+from PySide6.QtCore import QEvent, QModelIndex, QObject, QRect, Qt
+from PySide6.QtWidgets import QApplication, QTableView
 
 from core.models import Status, Target
 from desktop.results_model import (
-    COLUMN_CERT_EXPIRES,
-    COLUMN_DAYS_LEFT,
-    COLUMN_DOMAIN,
-    COLUMN_STATUS,
-    NOT_CHECKED_LABEL,
+    CHANGED_RUN_ROWS,
+    FILTER_ROLE,
     ROW_ROLE,
     SORT_ROLE,
     ResultsModel,
     ResultsProxy,
+    filter_pattern,
+)
+from desktop.rows import (
+    COLUMN_CERT_EXPIRES,
+    COLUMN_COUNT,
+    COLUMN_DAYS_LEFT,
+    COLUMN_DOMAIN,
+    COLUMN_STATUS,
+    NOT_CHECKED_LABEL,
     WatchRow,
+    display_value,
+    row_values,
     short_dn,
+    sort_value,
 )
 from tests.desktop.fakes import make_result
 
@@ -131,7 +141,72 @@ def test_text_and_status_filters() -> None:
     assert proxy.rowCount() == 6
 
 
-def test_batches_become_one_insert_and_one_data_change(qtbot: Any) -> None:
+def test_filter_text_is_literal_and_combines_with_statuses() -> None:
+    model = filled_model()
+    model.add_targets([Target("a-b.test"), Target("axb.test")])
+    proxy = ResultsProxy()
+    proxy.setSourceModel(model)
+    proxy.set_text(".test")  # a dot is a dot, not "any character"
+    assert proxy.rowCount() == 8
+    proxy.set_text("a.b")
+    assert proxy.rowCount() == 0
+    proxy.set_text("(b")
+    assert proxy.rowCount() == 0  # not a broken pattern that matches everything
+    proxy.set_text("[")
+    assert proxy.rowCount() == 0
+    proxy.set_text("a-b")
+    assert proxy_column(proxy) == ["a-b.test"]
+    proxy.set_text("test")
+    proxy.set_statuses({Status.VALID, None})
+    assert sorted(proxy_column(proxy)) == [
+        "a-b.test",
+        "axb.test",
+        "bücher.test",
+        "new.test",
+        "valid.test",
+    ]
+    proxy.set_statuses(set())
+    assert proxy.rowCount() == 0  # nothing chosen: nothing shown
+    assert filter_pattern("", None) == ""
+
+
+def test_filtered_view_follows_results_as_they_arrive() -> None:
+    model = filled_model()
+    proxy = ResultsProxy()
+    proxy.setSourceModel(model)
+    proxy.set_statuses({Status.EXPIRED})
+    assert proxy_column(proxy) == ["gone.test"]
+    model.apply_results([make_result("valid.test", days=-1), make_result("gone.test", days=90)])
+    assert proxy_column(proxy) == ["valid.test"]
+    proxy.set_statuses(None)
+    proxy.set_text("refused")
+    model.apply_results([make_result("new.test", error="connection refused")])
+    assert sorted(proxy_column(proxy)) == ["down.test", "new.test"]
+
+
+def test_no_filter_asks_the_model_nothing_per_row() -> None:
+    """Without a filter the proxy accepts rows in C++: no Python call per row."""
+    model = filled_model()
+    asked: list[int] = []
+
+    class CountingModel(ResultsModel):
+        def data(self, index: Any, role: int = Qt.ItemDataRole.DisplayRole) -> object:
+            if role == FILTER_ROLE:
+                asked.append(index.row())
+            return super().data(index, role)
+
+    counting = CountingModel()
+    counting.set_rows((row.target, row.result) for row in model.rows())
+    proxy = ResultsProxy()
+    proxy.setSourceModel(counting)
+    counting.add_targets([Target(f"more{i}.test") for i in range(50)])
+    counting.sort(COLUMN_DOMAIN)
+    assert proxy.rowCount() == 56 and asked == []
+    proxy.set_text("more1")
+    assert proxy.rowCount() == 11 and len(asked) >= 56
+
+
+def test_batches_become_one_insert_and_short_data_changes(qtbot: Any) -> None:
     model = ResultsModel()
     model.add_targets([Target(f"h{i}.test") for i in range(10)])
     inserted: list[tuple[int, int]] = []
@@ -141,12 +216,54 @@ def test_batches_become_one_insert_and_one_data_change(qtbot: Any) -> None:
     batch = [make_result(f"h{i}.test") for i in (0, 1, 2, 5, 7, 8)]
     batch += [make_result(f"new{i}.test") for i in range(100)]
     model.apply_results(batch)
-    assert changed == [(0, 8)]  # one signal for the whole batch
+    assert changed == [(0, 2), (5, 5), (7, 8)]  # one signal per run of adjacent rows
     assert inserted == [(10, 109)]
     assert model.rowCount() == 110
     assert model.row_of(("new99.test", 443)) == 109
     assert model.rowCount(model.index(0, 0)) == 0  # a table: no children
     assert model.rowCount(QModelIndex()) == 110
+
+
+def test_long_runs_of_changes_are_announced_in_short_pieces() -> None:
+    model = ResultsModel()
+    model.add_targets([Target(f"h{i:03d}.test") for i in range(100)])
+    changed: list[tuple[int, int]] = []
+    model.dataChanged.connect(lambda tl, br, roles=(): changed.append((tl.row(), br.row())))
+    model.apply_results([make_result(f"h{i:03d}.test") for i in range(10, 50)])
+    assert changed == [(10, 25), (26, 41), (42, 49)]
+    assert all(last - first < CHANGED_RUN_ROWS for first, last in changed)
+
+
+def test_results_for_rows_out_of_view_repaint_nothing(qtbot: Any) -> None:
+    """Results streaming in below the visible rows must not repaint the table."""
+    model = ResultsModel()
+    model.add_targets([Target(f"h{i:03d}.test") for i in range(500)])
+    proxy = ResultsProxy()
+    proxy.setSourceModel(model)
+    view = QTableView()
+    view.setModel(proxy)
+    view.resize(800, 300)
+    qtbot.addWidget(view)
+    view.show()
+    qtbot.waitExposed(view)
+    paints: list[QRect] = []
+
+    class PaintCounter(QObject):
+        def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+            if event.type() == QEvent.Type.Paint:
+                paints.append(event.rect())  # type: ignore[attr-defined]
+            return False
+
+    counter = PaintCounter()
+    view.viewport().installEventFilter(counter)
+    QApplication.processEvents()
+    paints.clear()
+    model.apply_results([make_result(f"h{i:03d}.test") for i in range(200, 400)])
+    QApplication.processEvents()
+    assert paints == []  # a table-wide dataChanged would repaint the whole viewport
+    model.apply_results([make_result("h001.test")])
+    QApplication.processEvents()
+    assert len(paints) == 1 and paints[0].height() < view.viewport().height() / 2
 
 
 def test_counts_and_worst() -> None:
@@ -189,8 +306,6 @@ def test_counts_are_kept_up_to_date_through_every_change() -> None:
 
 
 def test_unchecked_rows_show_and_sort_like_checked_ones_without_a_result() -> None:
-    from desktop.results_model import COLUMN_COUNT, display_value, sort_value
-
     for target in (Target("a.test"), Target("xn--bcher-kva.test", 8443, "bücher.test")):
         row = WatchRow(target)
         assert row.texts == tuple(display_value(row, c) for c in range(COLUMN_COUNT))
@@ -232,3 +347,20 @@ def test_streaming_results_re_sort_at_most_once_per_interval(qtbot: Any) -> None
     assert model.index(order().index("b.test"), COLUMN_DAYS_LEFT).data() == "1"  # filled in
     qtbot.waitUntil(lambda: order() == ["b.test", "a.test", "c.test"], timeout=2000)
     assert len(layouts) == 2  # both late batches cost one re-sort together
+
+
+def test_row_values_made_elsewhere_are_what_the_row_would_compute() -> None:
+    results = [
+        make_result("a.test", days=3),
+        make_result(Target("xn--bcher-kva.test", 8443, "bücher.test"), days=-2),
+        make_result("down.test", error="connection refused"),
+    ]
+    for result in results:
+        assert row_values(result) == WatchRow(result.target, result).values
+    model = ResultsModel()
+    model.add_targets([Target("a.test")])
+    # The model stores what it is given (the engine process made it), no re-computation.
+    values = row_values(results[0])._replace(texts=("Made elsewhere",) + ("",) * 7)
+    model.apply_results([results[0]], [values])
+    assert model.index(0, COLUMN_STATUS).data() == "Made elsewhere"
+    assert model.counts()[Status.EXPIRING] == 1
