@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import collections
 import dataclasses
+import functools
 import gc
 import json
 import logging
@@ -717,7 +718,7 @@ class DomainCheckApp(QObject):
             parent=self.window,
         )
         dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
-        dialog.accepted.connect(lambda: self._preferences_accepted(dialog, statistics))
+        dialog.applied.connect(functools.partial(self._preferences_accepted, before=statistics))
         dialog.reset_analytics_requested.connect(self.analytics.reset_id)
         dialog.reminders_requested.connect(self.open_reminders)
         dialog.open()
@@ -738,9 +739,10 @@ class DomainCheckApp(QObject):
             note=note,
         )
 
-    def _preferences_accepted(self, dialog: PreferencesDialog, before: StatisticsState) -> None:
-        self.apply_preferences(dialog.preferences())
-        wanted = dialog.statistics_enabled()
+    def _preferences_accepted(
+        self, preferences: Preferences, wanted: bool, *, before: StatisticsState
+    ) -> None:
+        self.apply_preferences(preferences)
         if not before.locked and wanted != before.enabled:
             self.set_statistics(wanted)
 

@@ -13,7 +13,7 @@ import logging
 import os
 import tempfile
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from PySide6.QtCore import Signal
 from PySide6.QtWidgets import (
@@ -147,10 +147,15 @@ class PreferencesDialog(QDialog):
     Signals:
         reset_analytics_requested(): "Reset Analytics ID" was clicked (applies at once).
         reminders_requested(): open the Email Reminders dialog.
+        applied(Preferences, bool): OK was pressed; the preferences and whether usage
+            statistics are wanted. (Listeners get values, not the dialog: it deletes
+            itself on close, and a slot that kept it alive caused trouble then.)
     """
 
     reset_analytics_requested = Signal()
     reminders_requested = Signal()
+    #: OK was pressed: the edited preferences, and whether statistics are wanted.
+    applied = Signal(object, bool)
 
     def __init__(
         self,
@@ -263,6 +268,10 @@ class PreferencesDialog(QDialog):
         self.reset_id.setText("ID Reset")
         self.statistics_note.setText("A new random ID is used from now on.")
 
+    def accept(self) -> None:
+        self.applied.emit(self.preferences(), self.statistics_enabled())
+        super().accept()
+
     def statistics_enabled(self) -> bool:
         return self.statistics.isChecked()
 
@@ -271,9 +280,23 @@ class PreferencesDialog(QDialog):
             self._original,
             threshold_days=self.threshold.value(),
             check_interval_hours=self.interval.value(),
-            timeout_seconds=self.timeout.value(),
-            concurrency=self.concurrency.value(),
+            # Left at the engine's default, they stay "the default" (None), so a later
+            # change of the default applies and an untouched OK changes nothing.
+            timeout_seconds=_unless_default(
+                self.timeout.value(), self._original.timeout_seconds, DEFAULT_TIMEOUT_SECONDS
+            ),
+            concurrency=_unless_default(
+                self.concurrency.value(), self._original.concurrency, DEFAULT_CONCURRENCY
+            ),
             reminders_enabled=self.reminders.isChecked(),
             start_hidden=self.start_hidden.isChecked(),
             backend_url=self.backend_url.text().strip(),
         )
+
+
+N = TypeVar("N", int, float)
+
+
+def _unless_default(value: N, original: N | None, default: N) -> N | None:
+    """``None`` ("the engine's default") when it was that and still shows the default."""
+    return None if original is None and value == default else value

@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from core.config import Settings
+from core.config import DEFAULT_TIMEOUT_SECONDS, Settings
 from desktop import preferences
 from desktop.preferences import Preferences, PreferencesDialog
 
@@ -63,3 +63,27 @@ def test_app_opens_preferences_without_blocking(make_app: Any) -> None:
     dialog.interval.setValue(3)
     dialog.accept()
     assert app.preferences.check_interval_hours == 3
+
+
+def test_untouched_ok_keeps_engine_defaults_and_changes_nothing(make_app: Any) -> None:
+    app = make_app()
+    before = app.preferences
+    assert before.timeout_seconds is None and before.concurrency is None
+    dialog = app.open_preferences()
+    dialog.accept()
+    assert app.preferences == before  # "engine default" did not become a number
+    dialog = app.open_preferences()
+    dialog.timeout.setValue(DEFAULT_TIMEOUT_SECONDS + 5)
+    dialog.accept()
+    assert app.preferences.timeout_seconds == DEFAULT_TIMEOUT_SECONDS + 5
+    assert app.preferences.concurrency is None
+
+
+def test_ok_hands_over_values_not_the_dialog(qtbot: Any) -> None:
+    dialog = PreferencesDialog(Preferences(), tray_available=True)
+    qtbot.addWidget(dialog)
+    dialog.threshold.setValue(5)
+    with qtbot.waitSignal(dialog.applied) as applied:
+        dialog.accept()
+    preferences, statistics = applied.args
+    assert preferences.threshold_days == 5 and statistics is dialog.statistics_enabled()
