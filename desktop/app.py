@@ -387,9 +387,6 @@ class DomainCheckApp(QObject):
             return
         self.analytics.add_sensitive(text for p in paths for text in (str(p), p.name))
 
-        def read_all() -> _ReadLists:
-            return _ReadLists.read(paths)
-
         def done(answer: _ReadLists | None, error: BaseException | None) -> None:
             self._reads.discard(call)
             if self._closed:
@@ -399,7 +396,9 @@ class DomainCheckApp(QObject):
                 return
             self._files_read(answer, source=source, trigger=trigger)
 
-        call = BackgroundCall(read_all, done, name="domaincheck-read-list")
+        call = BackgroundCall(
+            functools.partial(_ReadLists.read, paths), done, name="domaincheck-read-list"
+        )
         self._reads.add(call)
 
     @property
