@@ -39,7 +39,7 @@ import dataclasses
 import os
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from datetime import datetime
+from datetime import date, datetime
 from types import TracebackType
 from typing import Any, ClassVar, Literal, Self
 
@@ -175,12 +175,47 @@ class Registered:
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
+class DomainSettings:
+    """A domain to watch with its own settings (``register``/``update_subscription``).
+
+    Where a plain string is given instead, the backend keeps whatever settings the
+    domain already has; a ``DomainSettings`` sets both (``None`` clears one).
+    """
+
+    #: Any form the CLI takes: ``example.com``, ``smtp://mx.example.com``, ``mx:example.com``.
+    domain: str
+    #: Days before expiry that count as expiring for this domain (``None``: the
+    #: subscription's threshold).
+    threshold_days: int | None = None
+    #: A registration expiry entered by hand, for registries that publish none.
+    registration_expires: date | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "domain": self.domain,
+            "threshold_days": self.threshold_days,
+            "registration_expires": (
+                None if self.registration_expires is None else self.registration_expires.isoformat()
+            ),
+        }
+
+
+DomainEntry = str | DomainSettings
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
 class WatchedDomain:
     domain: str
     display: str
     last_status: str | None
     last_days_left: int | None
     last_checked_at: datetime | None
+    #: ``tls`` (bare names, ``host:port``), a URL scheme (``smtp``...) or ``mx``.
+    protocol: str = "tls"
+    #: The domain's own threshold; ``None``: the subscription's.
+    threshold_days: int | None = None
+    #: The registration expiry entered by hand, if any.
+    registration_expires: date | None = None
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -271,6 +306,19 @@ def _optional_int(value: object) -> int | None:
     return value if isinstance(value, int) and not isinstance(value, bool) else None
 
 
+def _date(value: object) -> date | None:
+    if not isinstance(value, str):
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        return None
+
+
+def _entries_json(domains: Iterable[DomainEntry]) -> list[str | dict[str, Any]]:
+    return [d if isinstance(d, str) else d.to_json() for d in domains]
+
+
 def _subscription(body: Mapping[str, Any]) -> Subscription:
     details = []
     for item in _require(body, "details", list):
@@ -285,6 +333,9 @@ def _subscription(body: Mapping[str, Any]) -> Subscription:
                 else None,
                 last_days_left=_optional_int(item.get("last_days_left")),
                 last_checked_at=_datetime(item.get("last_checked_at")),
+                protocol=str(item.get("protocol") or "tls"),
+                threshold_days=_optional_int(item.get("threshold_days")),
+                registration_expires=_date(item.get("registration_expires")),
             )
         )
     return Subscription(
@@ -365,15 +416,19 @@ class BackendClient:
         )
 
     def register(
-        self, email: str, domains: Iterable[str], otp: str, threshold_days: int = 30
+        self, email: str, domains: Iterable[DomainEntry], otp: str, threshold_days: int = 30
     ) -> Registered:
-        """Prove ``email`` with its code and watch ``domains`` (added to any already watched)."""
+        """Prove ``email`` with its code and watch ``domains`` (added to any already watched).
+
+        An entry may be a :class:`DomainSettings` to give the domain its own threshold
+        or a registration date typed by hand.
+        """
         body = self._call(
             "POST",
             "/api/notifications/register",
             json={
                 "email": email,
-                "domains": list(domains),
+                "domains": _entries_json(domains),
                 "otp": otp.strip(),
                 "threshold_days": threshold_days,
             },
@@ -392,13 +447,17 @@ class BackendClient:
     def update_subscription(
         self,
         token: str,
-        domains: Iterable[str] | None = None,
+        domains: Iterable[DomainEntry] | None = None,
         threshold_days: int | None = None,
     ) -> Subscription:
-        """Replace the watched domains and/or the threshold (``None``: leave as is)."""
+        """Replace the watched domains and/or the threshold (``None``: leave as is).
+
+        A plain string keeps the domain's own settings; a :class:`DomainSettings`
+        sets them.
+        """
         payload: dict[str, Any] = {}
         if domains is not None:
-            payload["domains"] = list(domains)
+            payload["domains"] = _entries_json(domains)
         if threshold_days is not None:
             payload["threshold_days"] = threshold_days
         return _subscription(self._call("PUT", "/api/notifications", token=token, json=payload))

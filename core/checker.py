@@ -6,6 +6,10 @@ are: at most ``concurrency`` checks and ``concurrency`` finished results are ali
 once. Results come out in completion order, so a front end can show each row as
 soon as it is known. Cancelling the consumer (or leaving the ``async for``) cancels
 every check in flight.
+
+After a handshake, :class:`core.followup.FollowUp` asks the CA about the
+certificate (ARI renewal window, CRL/OCSP revocation); a target's own
+``threshold_days`` (from a CSV list or the watchlist) overrides the run's default.
 """
 
 from __future__ import annotations
@@ -13,17 +17,21 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import logging
-from collections.abc import AsyncIterator, Callable, Iterable, Sequence, Sized
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence, Sized
 from datetime import datetime
 from types import TracebackType
 from typing import TYPE_CHECKING
 
 from core.config import Settings
+from core.endpoints import enrich as enrich_endpoints
 from core.models import CertInfo, CheckResult, Registration, Target, utcnow
+from core.registration import RegistrationChain, TargetKey
 from core.tls import TlsChecker
 
 if TYPE_CHECKING:  # imported when needed: httpx costs start-up time with --no-rdap
+    from core.followup import FollowUp
     from core.rdap import RdapClient
+    from core.whois import WhoisClient
 
 log = logging.getLogger(__name__)
 
@@ -48,8 +56,12 @@ class Checker:
             async for result in checker.stream(targets):
                 ...
 
-    ``tls`` and ``rdap`` can be injected (tests, the backend); injected clients are
-    not closed by the checker.
+    ``tls``, ``rdap`` and ``whois`` can be injected (tests, the backend); injected
+    clients are not closed by the checker. An injected ``rdap`` without ``whois``
+    means no WHOIS fallback: a test's fake registry is never mixed with the real
+    WHOIS. ``manual_expiry`` holds the registration dates typed by hand and
+    ``previous`` the last stored registration per target (``Target.key``), for the
+    ``changes`` of each result (:class:`core.registration.RegistrationChain`).
     """
 
     def __init__(
@@ -58,6 +70,10 @@ class Checker:
         *,
         tls: TlsChecker | None = None,
         rdap: RdapClient | None = None,
+        followup: FollowUp | None = None,
+        whois: WhoisClient | None = None,
+        manual_expiry: Mapping[TargetKey, datetime] | None = None,
+        previous: Mapping[TargetKey, Registration] | None = None,
         clock: Callable[[], datetime] = utcnow,
     ) -> None:
         self.settings = settings
@@ -69,7 +85,16 @@ class Checker:
             if tls is not None
             else (TlsChecker.from_settings(settings) if settings.check_tls else None)
         )
+        self._owns_whois = whois is None and rdap is None
         self._rdap = rdap if rdap is not None else _default_rdap(settings)
+        self._whois = (
+            whois if whois is not None else (_default_whois(settings) if rdap is None else None)
+        )
+        self._registrations = RegistrationChain(
+            rdap=self._rdap, whois=self._whois, manual_expiry=manual_expiry, previous=previous
+        )
+        self._owns_followup = followup is None and settings.check_tls
+        self._followup = followup if followup is not None else _default_followup(settings)
 
     async def __aenter__(self) -> Checker:
         return self
@@ -87,6 +112,10 @@ class Checker:
             self._tls.close()
         if self._owns_rdap and self._rdap is not None:
             await self._rdap.aclose()
+        if self._owns_whois and self._whois is not None:
+            await self._whois.aclose()
+        if self._owns_followup and self._followup is not None:
+            await self._followup.aclose()
 
     async def check(self, target: Target) -> CheckResult:
         """Check one target: TLS and RDAP at the same time. Never raises for a bad host."""
@@ -99,14 +128,32 @@ class Checker:
             tls=tls_info,
             registration=registration,
             checked_at=checked_at,
-            threshold_days=self.settings.threshold_days,
+            threshold_days=(
+                self.settings.threshold_days
+                if target.threshold_days is None
+                else target.threshold_days
+            ),
+            lifetime_fraction=self.settings.lifetime_fraction,
         )
 
     async def _check_tls(self, target: Target) -> CertInfo | None:
         if self._tls is None:
             return None
         try:
-            return await self._tls.check(target)
+            handshake = await self._tls.inspect(target)
+            # Each address's certificate is followed up, then the worst picked again
+            # with the target's own threshold (core.endpoints).
+            return await enrich_endpoints(
+                handshake,
+                None if self._followup is None else self._followup.enrich,
+                now=self._clock(),
+                threshold_days=(
+                    self.settings.threshold_days
+                    if target.threshold_days is None
+                    else target.threshold_days
+                ),
+                lifetime_fraction=self.settings.lifetime_fraction,
+            )
         except asyncio.CancelledError:
             if _we_are_cancelled():
                 raise
@@ -116,16 +163,16 @@ class Checker:
             return CertInfo(error=f"unexpected error ({type(exc).__name__})")
 
     async def _lookup_registration(self, target: Target) -> Registration | None:
-        if self._rdap is None:
+        if not self.settings.check_rdap or not self._registrations.enabled:
             return None
         try:
-            return await self._rdap.lookup(target)
+            return await self._registrations.lookup(target)
         except asyncio.CancelledError:  # e.g. a shared lookup cancelled elsewhere
             if _we_are_cancelled():
                 raise
             return Registration(error="lookup was cancelled")
         except Exception as exc:
-            log.exception("RDAP lookup of %s failed unexpectedly", target)
+            log.exception("registration lookup of %s failed unexpectedly", target)
             return Registration(error=f"unexpected error ({type(exc).__name__})")
 
     async def stream(
@@ -179,12 +226,28 @@ def _we_are_cancelled() -> bool:
     return task is None or task.cancelling() > 0
 
 
+def _default_followup(settings: Settings) -> FollowUp | None:
+    if not settings.check_tls:
+        return None
+    from core.followup import FollowUp
+
+    return FollowUp.from_settings(settings)
+
+
 def _default_rdap(settings: Settings) -> RdapClient | None:
     if not settings.check_rdap:
         return None
     from core.rdap import RdapClient
 
     return RdapClient.from_settings(settings)
+
+
+def _default_whois(settings: Settings) -> WhoisClient | None:
+    if not (settings.check_rdap and settings.check_whois):
+        return None
+    from core.whois import WhoisClient
+
+    return WhoisClient.from_settings(settings)
 
 
 async def check_all(

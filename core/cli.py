@@ -4,6 +4,8 @@ Scripts, cron jobs and monitoring depend on this contract, so it is kept exactly
 the options, the JSON/CSV shapes (``core.report``) and the exit codes (0 valid,
 1 expiring, 2 expired or invalid, 3 could not be checked, 64 usage or input-file
 error). Results go to stdout; progress, rejected lines and errors go to stderr.
+``domaincheck watch`` (:mod:`core.cli_watch`) edits the app's watchlist with the
+same conventions, plus 74 when the watchlist file cannot be opened or written.
 
 Anonymous usage statistics (:mod:`core.analytics`): off without a project key, with
 ``DO_NOT_TRACK=1`` or ``DOMAINCHECK_NO_ANALYTICS=1``, or after ``domaincheck
@@ -20,14 +22,15 @@ import dataclasses
 import json
 import logging
 import os
-import shutil
+import sqlite3
 import sys
 import time
 from collections.abc import Sequence
+from datetime import datetime
 from pathlib import Path
 from typing import NoReturn, TextIO
 
-from core import __version__, install_id
+from core import __version__, cli_common, cli_watch, install_id, mx
 from core.analytics import (
     Analytics,
     OffReason,
@@ -37,13 +40,21 @@ from core.analytics import (
     save_opted_out,
 )
 from core.checker import Checker, Progress
-from core.config import Settings, parse_connect_rules
-from core.domains import ParseResult, merge, parse_lines, read_file, read_stream
+from core.cli_common import PROG, format_input_error, terminal_style
+from core.cli_common import STATUS_COLOURS as _COLOURS
+from core.cli_common import truncate as _truncate
+from core.cli_common import write_line as _write
+from core.config import Settings, parse_connect_rules, parse_resolve_rules, parse_whois_servers
+from core.dns import DnsResolver
+from core.domains import ParseResult, with_protocol
 from core.errors import DomainCheckError, InputFileError, UsageError
-from core.models import CheckResult, InputError, Status, summarize, utcnow
+from core.models import CheckResult, Registration, Status, Target, summarize, utcnow
+from core.problems import NO_NETWORK_MESSAGE, looks_offline
 from core.report import EXIT_USAGE, exit_code, iso, report_document, write_csv
+from core.storage import StorageError, Watchlist
+from core.storage import default_path as default_watchlist_path
+from core.whois_parse import no_expiry_message
 
-PROG = "domaincheck"
 PROGRESS_INTERVAL_SECONDS = 0.1
 EXIT_INTERRUPTED = 130
 EXIT_INTERNAL = 70
@@ -53,15 +64,6 @@ ANALYTICS_NOTICE = (
     f"{PROG}: sends anonymous usage statistics (counts and timings, never domains or "
     f"file names); turn off with '{PROG} analytics off' or DO_NOT_TRACK=1"
 )
-
-_COLOURS = {
-    Status.VALID: "32",  # green
-    Status.EXPIRING: "33",  # yellow
-    Status.EXPIRED: "31;1",  # bold red
-    Status.INVALID: "31",  # red
-    Status.ERROR: "35",  # magenta
-    Status.UNKNOWN: "2",  # dim
-}
 
 
 class _Parser(argparse.ArgumentParser):
@@ -102,7 +104,10 @@ def build_parser() -> argparse.ArgumentParser:
         "--threshold",
         type=int,
         metavar="DAYS",
-        help="days before expiry that count as expiring (default 30)",
+        help=(
+            "days before expiry that count as expiring (default 30), for targets without"
+            " their own (a CSV list's threshold_days column)"
+        ),
     )
     check.add_argument("--format", choices=("table", "json", "csv"), default="table")
     check.add_argument(
@@ -128,10 +133,69 @@ def build_parser() -> argparse.ArgumentParser:
         help="connect to TARGET instead of HOST:PORT (like curl); repeatable",
     )
     check.add_argument(
+        "--resolve",
+        action="append",
+        default=[],
+        metavar="HOST:PORT:ADDR[,ADDR...]",
+        help=(
+            "use these addresses instead of DNS for HOST:PORT (like curl; empty HOST or"
+            " PORT matches any, IPv6 in [brackets]); repeatable, the first match wins"
+        ),
+    )
+    check.add_argument(
+        "--first-address-only",
+        action="store_true",
+        help="check only the first address of each name that answers, not all of them",
+    )
+    check.add_argument(
+        "--starttls",
+        metavar="PROTO",
+        help=(
+            "speak PROTO (smtp, imap, pop3, ftp, xmpp, xmpp-server, ldap, postgres, mysql)"
+            " to bare host[:port] targets before TLS; a bare name gets PROTO's port"
+        ),
+    )
+    check.add_argument(
+        "--mx",
+        action="store_true",
+        help="also check the mail servers (MX hosts, SMTP STARTTLS) of every bare name",
+    )
+    check.add_argument(
         "--rdap-bootstrap", metavar="FILE_OR_URL", help="IANA RDAP bootstrap file or URL"
+    )
+    check.add_argument(
+        "--lifetime-fraction",
+        type=float,
+        metavar="FRACTION",
+        help=(
+            "a certificate is also expiring once only this share of its lifetime is left"
+            " (default a third: a 45-day certificate at 15 days; 0 turns the rule off)"
+        ),
+    )
+    check.add_argument(
+        "--acme-directory",
+        metavar="URL",
+        help="ask this ACME directory for every certificate's renewal window (ARI)",
+    )
+    check.add_argument(
+        "--no-revocation",
+        action="store_true",
+        help="do not ask CRLs and OCSP responders whether certificates were revoked",
     )
     check.add_argument("--no-tls", action="store_true", help="skip the certificate check")
     check.add_argument("--no-rdap", action="store_true", help="skip the registration check")
+    check.add_argument(
+        "--whois-server",
+        action="append",
+        default=[],
+        metavar="TLD=HOST:PORT",
+        help="ask this WHOIS server about names under TLD (e.g. io=127.0.0.1:4343); repeatable",
+    )
+    check.add_argument(
+        "--no-whois",
+        action="store_true",
+        help="no WHOIS fallback for TLDs without RDAP (registration unknown there)",
+    )
     stats = commands.add_parser(
         "analytics",
         help="show or change anonymous usage statistics",
@@ -148,6 +212,7 @@ def build_parser() -> argparse.ArgumentParser:
         default="status",
         help="status (default), on, off, or reset-id (a new random ID)",
     )
+    cli_watch.add_parser(commands)
     return parser
 
 
@@ -165,23 +230,47 @@ def settings_from_args(args: argparse.Namespace, env: dict[str, str] | None = No
         changes["ca_file"] = args.ca_file
     if args.connect_to:  # options first: the first matching rule wins
         changes["connect_to"] = parse_connect_rules(args.connect_to) + base.connect_to
+    if args.resolve:  # options first: the first matching rule wins
+        changes["resolve"] = parse_resolve_rules(args.resolve) + base.resolve
+    if args.first_address_only:
+        changes["first_address_only"] = True
+    if args.starttls is not None:
+        changes["starttls"] = args.starttls.strip().lower()
+    if args.mx:
+        changes["mx"] = True
     if args.rdap_bootstrap is not None:
         changes["rdap_bootstrap"] = args.rdap_bootstrap
+    if args.lifetime_fraction is not None:
+        changes["lifetime_fraction"] = args.lifetime_fraction
+    if args.acme_directory is not None:
+        changes["acme_directory"] = args.acme_directory
+    if args.no_revocation:
+        changes["check_revocation"] = False
     if args.no_tls:
         changes["check_tls"] = False
     if args.no_rdap:
         changes["check_rdap"] = False
+    if args.whois_server:  # options first: the first server named for a TLD wins
+        changes["whois_servers"] = parse_whois_servers(args.whois_server) + base.whois_servers
+    if args.no_whois:
+        changes["check_whois"] = False
     return dataclasses.replace(base, **changes)  # type: ignore[arg-type]
 
 
 def read_targets(args: argparse.Namespace, stdin: TextIO) -> ParseResult:
-    parts = [parse_lines(args.targets, source="<args>")] if args.targets else []
-    for name in args.files:
-        if name == "-":
-            parts.append(read_stream(stdin.buffer, source="<stdin>"))
-        else:
-            parts.append(read_file(name))
-    return merge(parts)
+    return cli_common.read_targets(args.targets, args.files, stdin)
+
+
+def with_endpoint_options(parsed: ParseResult, settings: Settings) -> ParseResult:
+    """``--starttls`` and ``--mx`` applied, and every ``mx:`` entry looked up
+    (:mod:`core.mx`): what has no mail server joins the rejected lines."""
+    if settings.starttls is not None:
+        parsed = with_protocol(parsed, settings.starttls)
+    if settings.mx:
+        parsed = mx.add_mx(parsed)
+    if mx.has_mx(parsed):
+        parsed = asyncio.run(mx.expand(parsed, DnsResolver.from_settings(settings)))
+    return parsed
 
 
 class _ProgressLine:
@@ -216,11 +305,54 @@ async def run_checks(
 ) -> list[CheckResult]:
     order = {target.key: i for i, target in enumerate(parsed.targets)}
     results: list[CheckResult] = []
-    async with Checker(settings) as checker:
+    manual, previous = watched_registrations(parsed.targets) if settings.check_rdap else ({}, {})
+    async with Checker(settings, manual_expiry=manual, previous=previous) as checker:
         async for result in checker.stream(parsed.targets, on_progress=on_progress):
             results.append(result)
     results.sort(key=lambda r: order[r.target.key])
     return results
+
+
+def watched_registrations(
+    targets: Sequence[Target], path: Path | None = None
+) -> tuple[dict[tuple[str, int], datetime], dict[tuple[str, int], Registration]]:
+    """For targets in the watchlist: the expiries typed by hand and the registrations
+    of their last stored results (so a check reports what changed since).
+
+    A watchlist that does not exist is not created; one that cannot be read is
+    skipped with a note in the log (checking works without it).
+    """
+    path = default_watchlist_path() if path is None else path
+    if not path.exists():
+        return {}, {}
+    wanted = {target.key for target in targets}
+    try:
+        with Watchlist(path) as watchlist:
+            manual = {k: v for k, v in watchlist.registration_expiries().items() if k in wanted}
+            previous = {
+                entry.target.key: entry.result.registration
+                for entry in watchlist.entries()
+                if entry.target.key in wanted
+                and entry.result is not None
+                and entry.result.registration is not None
+            }
+    except (StorageError, sqlite3.Error) as exc:
+        logging.getLogger(__name__).info("watchlist not read: %s", exc)
+        return {}, {}
+    return manual, previous
+
+
+def registration_cell(registration: Registration) -> str:
+    """The REG EXPIRES cell: the date (marked when typed by hand), else why there is none."""
+    if registration.expires is not None:
+        typed = " (by hand)" if registration.method == "manual" else ""
+        return _date(registration.expires) + typed
+    if not registration.unknown:
+        return "error"
+    domain = registration.registrable_domain or ""
+    if registration.error == no_expiry_message(domain.rsplit(".", 1)[-1]):
+        return "not published"
+    return "unknown"
 
 
 def _date(moment: object) -> str:
@@ -228,21 +360,17 @@ def _date(moment: object) -> str:
     return text[:10] if text else "—"
 
 
-def _truncate(text: str, width: int) -> str:
-    return text if len(text) <= width else text[: width - 1] + "…"
-
-
 def render_table(results: Sequence[CheckResult], *, colour: bool, width: int) -> str:
     """A human table in input order; ``width`` bounds the last (problem) column."""
     headers = ("STATUS", "DOMAIN", "DAYS", "CERT EXPIRES", "REG EXPIRES", "ISSUER", "PROBLEM")
     rows: list[tuple[Status, tuple[str, ...]]] = []
     for r in results:
-        domain = r.target.display if r.target.port == 443 else f"{r.target.display}:{r.target.port}"
+        domain = r.target.label
+        if r.target.serves:
+            domain += f" (MX of {r.target.serves})"
         days = "—" if r.days_left is None else str(r.days_left)
         issuer = (r.tls.issuer or "") if r.tls and r.tls.error is None else ""
-        reg = _date(r.registration.expires) if r.registration else "—"
-        if r.registration and r.registration.expires is None:
-            reg = "unknown" if r.registration.unknown else "error"
+        reg = registration_cell(r.registration) if r.registration else "—"
         rows.append(
             (
                 r.status,
@@ -297,16 +425,6 @@ def render_summary(results: Sequence[CheckResult], seconds: float) -> str:
     return f"{' · '.join(parts)}  ({len(results)} {noun} in {seconds:.1f} s)"
 
 
-def format_input_error(error: InputError) -> str:
-    return f"{error.source}:{error.line}: {error.text!r}: {error.error}"
-
-
-def _write(stream: TextIO, text: str) -> None:
-    stream.write(text)
-    if not text.endswith("\n"):
-        stream.write("\n")
-
-
 def _input_kind(args: argparse.Namespace) -> str:
     kinds = {"stdin" if name == "-" else "file" for name in args.files}
     if args.targets:
@@ -340,7 +458,7 @@ def command_check(
 ) -> int:
     analytics = analytics or Analytics.disabled()
     settings = settings_from_args(args)
-    parsed = read_targets(args, stdin)
+    parsed = with_endpoint_options(read_targets(args, stdin), settings)
     _register_sensitive(analytics, args, parsed)
     if args.format != "json":  # the JSON document carries them; CSV has no place
         for error in parsed.errors:
@@ -372,13 +490,15 @@ def command_check(
     elif args.format == "csv":
         write_csv(results, stdout)
     else:
-        on_terminal = stdout.isatty()
-        colour = on_terminal and "NO_COLOR" not in os.environ
         # Fit the problem column to a terminal; never cut what goes to a file or pipe.
-        width = shutil.get_terminal_size((120, 24)).columns if on_terminal else 10_000
+        colour, width = terminal_style(stdout)
         _write(stdout, render_table(results, colour=colour, width=width))
         _write(stdout, render_summary(results, elapsed))
     stdout.flush()
+    if looks_offline(results):
+        # Said once on stderr (stdout stays a clean document for scripts) rather than
+        # leaving every row to look like a broken domain.
+        _write(stderr, f"domaincheck: {NO_NETWORK_MESSAGE}")
     code = exit_code(results)
     counts = summarize(r.status for r in results)
     analytics.capture(
@@ -442,12 +562,17 @@ def _run(
             return command_check(args, stdout, stderr, stdin, analytics)
         if args.command == "analytics":
             return command_analytics(args, stdout)
+        if args.command == "watch":
+            return cli_watch.command_watch(args, stdout, stderr, stdin)
         raise UsageError(f"unknown command {args.command!r}")  # argparse prevents this
     except (UsageError, InputFileError) as exc:
         _write(stderr, f"{PROG}: {exc}")
         reason = "usage" if isinstance(exc, UsageError) else "input_file"
         analytics.capture("cli_check_failed", {"reason": reason})
         return EXIT_USAGE
+    except (StorageError, sqlite3.Error) as exc:  # the watchlist file (``watch``)
+        _write(stderr, f"{PROG}: {cli_watch.storage_message(exc)}")
+        return cli_watch.EXIT_STORAGE
     except DomainCheckError as exc:
         _write(stderr, f"{PROG}: {exc}")
         analytics.capture("cli_check_failed", {"reason": "internal"})

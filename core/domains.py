@@ -10,6 +10,20 @@ Only a file that cannot be read at all (missing, a folder, no permission, binary
 raises, and then only :class:`~core.errors.InputFileError`: one bad line never hides
 the good ones.
 
+A CSV header may name a ``group`` column (a client or project, kept by the
+watchlist) and a ``port`` column next to the domain column, so the watchlist's own
+export (``domain,port,group``) reads back exactly; plain lists carry no group. A
+``threshold_days`` column gives a target its own threshold (days before expiry that
+count as expiring); an empty cell leaves it to the run's default.
+
+Services are written as URLs: ``smtp://mx.example.com`` (STARTTLS on its default
+port, 25), ``imap://``, ``ldap://``, ``postgres://``..., ``smtps://``, ``imaps://``...
+(the table is :data:`core.starttls.SCHEMES`), and set ``Target.protocol``;
+``https://`` (and ``http://``, ``ws(s)://``) is direct TLS on 443, the same target
+as the bare name. ``mx:example.com`` stands for the domain's mail servers, looked
+up later by :mod:`core.mx`. :func:`with_protocol` applies ``--starttls``.
+De-duplication is per (protocol, host, port): :attr:`~core.models.Target.key`.
+
 Names are checked for the internet, not for DNS in general: a single label such as
 ``intranet`` or an underscore is rejected, because no public certificate can cover it.
 ASCII labels follow the LDH rule (letters, digits, hyphens) and nothing stricter, so
@@ -32,7 +46,15 @@ from collections.abc import Iterable
 import idna
 
 from core.errors import InputFileError
-from core.models import DEFAULT_PORT, InputError, Target
+from core.models import (
+    DEFAULT_PORT,
+    DEFAULT_PROTOCOL,
+    HTTPS_PROTOCOL,
+    MX_PROTOCOL,
+    SMTP_PORT,
+    InputError,
+    Target,
+)
 
 __all__ = [
     "ParseResult",
@@ -43,15 +65,28 @@ __all__ = [
     "parse_text",
     "read_file",
     "read_stream",
+    "with_protocol",
 ]
 
 MAX_NAME_LENGTH = 253
 MAX_LABEL_LENGTH = 63
 MAX_PORT = 65_535
-#: URL schemes we accept; the port defaults to 443 for all of them (we check TLS).
+#: Web URL schemes: TLS on port 443 unless the URL says otherwise (we check TLS).
 URL_SCHEMES = frozenset({"https", "http", "wss", "ws"})
+#: ``mx:example.com``: the domain's mail servers (:mod:`core.mx` expands it).
+MX_PREFIX = "mx:"
 #: CSV header names that pick the column to read, most specific first.
 CSV_HEADER_NAMES = ("domain", "domains", "domain name", "domain_name", "hostname", "host", "url")
+#: Optional CSV columns: each target's watchlist group, and its port.
+CSV_GROUP_HEADER = "group"
+CSV_PORT_HEADER = "port"
+#: Optional CSV column: the target's own threshold in days.
+CSV_THRESHOLD_HEADER = "threshold_days"
+#: The column of ``check --format csv`` (and the exports) that names a target's
+#: protocol (``smtp``, ``imaps``...); read back so a service stays a service.
+CSV_PROTOCOL_HEADER = "protocol"
+#: Largest threshold a list may give (ten years: anything more is a typo).
+MAX_THRESHOLD_DAYS = 3650
 #: File extensions always read as CSV (others are sniffed for a header line).
 CSV_EXTENSIONS = frozenset({".csv", ".tsv"})
 CSV_DELIMITERS = (",", ";", "\t")
@@ -124,17 +159,30 @@ def parse_line(text: str) -> Target | None:
     if _SPACE.search(line):
         raise ValueError("contains a space (write one domain per line)")
 
+    if line[:3].lower() == MX_PREFIX:
+        return _parse_mx(line[3:])
     scheme_match = _URL_SCHEME.match(line)
+    protocol, default_port = DEFAULT_PROTOCOL, DEFAULT_PORT
     if scheme_match:
         scheme = scheme_match.group(1).lower()
-        if scheme not in URL_SCHEMES:
+        service = None if scheme in URL_SCHEMES else _service_port(scheme)
+        if scheme in URL_SCHEMES:
+            protocol = HTTPS_PROTOCOL if scheme == HTTPS_PROTOCOL else DEFAULT_PROTOCOL
+        elif service is not None:
+            protocol, default_port = scheme, service
+        else:
             raise ValueError(
-                f"unsupported URL scheme '{scheme}://' (use https://, or just the name)"
+                f"unsupported URL scheme '{scheme}://' (use https://, smtp://, imap://,"
+                " another service's scheme, or just the name)"
             )
         authority = _AUTHORITY_END.split(line[scheme_match.end() :], maxsplit=1)[0]
         authority = authority.rpartition("@")[2]  # drop user:password@
         if not authority:
             raise ValueError("the URL has no host name")
+        target = _parse_authority(authority, default_port)
+        if protocol != DEFAULT_PROTOCOL:
+            target = dataclasses.replace(target, protocol=protocol)
+        return target
     else:
         if "@" in line:
             raise ValueError("looks like an email address, not a domain")
@@ -148,6 +196,52 @@ def parse_line(text: str) -> Target | None:
     return _parse_authority(authority)
 
 
+def _service_port(scheme: str) -> int | None:
+    """The default port of a service's URL scheme (``smtp`` → 25), ``None`` if unknown."""
+    from core.starttls import SCHEMES  # late: most lists hold only names
+
+    service = SCHEMES.get(scheme)
+    return None if service is None or scheme == DEFAULT_PROTOCOL else service.default_port
+
+
+def _parse_mx(text: str) -> Target:
+    """``mx:example.com``: a mail domain, not yet its MX hosts (:mod:`core.mx`)."""
+    name = text.strip(_INVISIBLE_EDGES).rstrip("/")
+    if not name:
+        raise ValueError("no domain after 'mx:'")
+    if _ipv4_or_none(name) is not None or ":" in name or name.startswith("["):
+        raise ValueError("'mx:' takes a mail domain, not an address or port")
+    host, display = normalize_host(name)
+    return Target(host=host, port=SMTP_PORT, display=display, protocol=MX_PROTOCOL)
+
+
+def with_protocol(result: ParseResult, protocol: str) -> ParseResult:
+    """``--starttls PROTO``: direct-TLS targets (bare names, ``host:port``) speak
+    ``protocol`` instead; a bare name (port 443) gets the protocol's own port.
+    Targets written as URLs keep their scheme. Duplicates that appear are merged.
+
+    Raises:
+        ValueError: ``protocol`` is not a STARTTLS protocol.
+    """
+    from core.starttls import SCHEMES, STARTTLS_PROTOCOLS
+
+    if protocol not in STARTTLS_PROTOCOLS:
+        raise ValueError(
+            f"unknown STARTTLS protocol {protocol!r} (one of {', '.join(STARTTLS_PROTOCOLS)})"
+        )
+    port = SCHEMES[protocol].default_port
+    targets: dict[tuple[str, int], Target] = {}
+    for target in result.targets:
+        if target.protocol == DEFAULT_PROTOCOL:
+            target = dataclasses.replace(
+                target,
+                protocol=protocol,
+                port=port if target.port == DEFAULT_PORT else target.port,
+            )
+        targets.setdefault(target.key, target)
+    return ParseResult(list(targets.values()), result.errors)
+
+
 def _strip_comment(line: str) -> str:
     """Cut an inline comment; in URLs only ``" #"`` starts one (``#`` is a fragment)."""
     if "#" not in line:
@@ -158,7 +252,7 @@ def _strip_comment(line: str) -> str:
     return line.partition("#")[0].rstrip()
 
 
-def _parse_authority(authority: str) -> Target:
+def _parse_authority(authority: str, default_port: int = DEFAULT_PORT) -> Target:
     """``host``, ``host:port``, ``[v6]``, ``[v6]:port`` or a bare IPv6 address."""
     if authority.startswith("["):
         inside, bracket, after = authority[1:].partition("]")
@@ -169,7 +263,7 @@ def _parse_authority(authority: str) -> Target:
             raise ValueError(f"'{inside}' in [brackets] is not an IPv6 address")
         if after and not after.startswith(":"):
             raise ValueError(f"unexpected text '{after}' after ']'")
-        port = _parse_port(after[1:]) if after else DEFAULT_PORT
+        port = _parse_port(after[1:]) if after else default_port
         return Target(host=address, port=port, is_ip=True)
 
     if authority.count(":") > 1:
@@ -179,10 +273,10 @@ def _parse_authority(authority: str) -> Target:
                 f"'{authority}' is not a valid IPv6 address "
                 "(with a port, write it in brackets: [2001:db8::1]:8443)"
             )
-        return Target(host=address, is_ip=True)
+        return Target(host=address, port=default_port, is_ip=True)
 
     host, colon, port_text = authority.partition(":")
-    port = _parse_port(port_text) if colon else DEFAULT_PORT
+    port = _parse_port(port_text) if colon else default_port
     host = host.strip(_INVISIBLE_EDGES)
     if not host:
         raise ValueError("no host name before the ':'")
@@ -440,10 +534,24 @@ def _add_line(
     source: str,
     line_number: int,
     text: str,
+    *,
+    group: str = "",
+    port: str = "",
+    threshold: str = "",
 ) -> None:
-    """Parse ``text`` into ``targets`` (first one wins) or ``errors``."""
+    """Parse ``text`` into ``targets`` (first one wins) or ``errors``.
+
+    ``group``, ``port`` and ``threshold`` come from a CSV row's ``group``, ``port``
+    and ``threshold_days`` cells.
+    """
     try:
         target = parse_line(text)
+        if target is not None and (group or port):
+            target = dataclasses.replace(
+                target, group=group, port=_parse_port(port) if port else target.port
+            )
+        if target is not None and threshold:
+            target = dataclasses.replace(target, threshold_days=parse_threshold(threshold))
     except ValueError as exc:
         errors.append(InputError(source, line_number, text.strip(_INVISIBLE_EDGES), str(exc)))
         return
@@ -606,16 +714,86 @@ def _header_column(cells: list[str]) -> int | None:
     return None
 
 
+def parse_threshold(text: str) -> int:
+    """A ``threshold_days`` cell: whole days, 0 to :data:`MAX_THRESHOLD_DAYS`.
+
+    Raises:
+        ValueError: with the words for the rejected line.
+    """
+    value = text.strip()
+    if not value.isdecimal() or not 0 <= int(value) <= MAX_THRESHOLD_DAYS:
+        raise ValueError(
+            f"threshold_days {value!r} is not a number of days (0 to {MAX_THRESHOLD_DAYS:,})"
+        )
+    return int(value)
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class _Columns:
+    """Where a CSV row keeps its domain, and its optional group, port, threshold and
+    protocol."""
+
+    domain: int
+    group: int | None = None
+    port: int | None = None
+    threshold: int | None = None
+    protocol: int | None = None
+
+    @classmethod
+    def from_header(cls, cells: list[str]) -> _Columns:
+        """The header's columns; the first column holds domains when none is named."""
+        names = [cell.strip(_INVISIBLE_EDGES).lower() for cell in cells]
+
+        def find(name: str) -> int | None:
+            return names.index(name) if name in names else None
+
+        return cls(
+            _header_column(cells) or 0,
+            find(CSV_GROUP_HEADER),
+            find(CSV_PORT_HEADER),
+            find(CSV_THRESHOLD_HEADER),
+            find(CSV_PROTOCOL_HEADER),
+        )
+
+
+def _with_scheme(cell: str, protocol: str) -> str:
+    """``mx1.example.com`` in a row whose protocol is ``smtp``: ``smtp://mx1.example.com``.
+
+    Direct TLS (empty, ``tls``, ``https``) and a cell with a scheme of its own stay
+    as they are."""
+    name = protocol.strip().lower()
+    if name in ("", "tls", "https") or "://" in cell or cell.lower().startswith("mx:"):
+        return cell
+    return f"mx:{cell}" if name == "mx" else f"{name}://{cell}"
+
+
+def _cell(cells: list[str], column: int | None) -> str:
+    if column is None or column >= len(cells):
+        return ""
+    return cells[column].strip(_INVISIBLE_EDGES)
+
+
 def _parse_csv(
     lines: list[str], source: str, *, header_index: int | None, delimiter: str
 ) -> ParseResult:
     """Read the header's domain column, or the first column when there is no header.
 
+    A header may also name a ``group`` column (each target's group in the watchlist),
+    a ``port`` column (a non-empty port cell sets the target's port, over a port
+    written in the domain cell), a ``threshold_days`` column and a ``protocol``
+    column (``smtp``, ``imaps``, ``mx``...: what ``check --format csv`` and the
+    exports write; a domain cell with its own scheme keeps it); a file without a
+    header has none.
     Quoted fields may span lines; an error reports the line its record starts on.
     Rows whose chosen cell is empty are skipped like blank lines.
     """
     offset = header_index if header_index is not None else 0  # lines before: blank/comments
-    column: int | None = None if header_index is not None else 0
+    columns: _Columns | None = None if header_index is not None else _Columns(0)
+    column = 0
+    group_column: int | None = None
+    port_column: int | None = None
+    threshold_column: int | None = None
+    protocol_column: int | None = None
     targets: dict[tuple[str, int], Target] = {}
     errors: list[InputError] = []
     fast_name = _FAST_NAME.fullmatch
@@ -626,17 +804,45 @@ def _parse_csv(
             for cells in reader:
                 line_number = offset + lines_read + 1
                 lines_read = reader.line_num
-                if column is None:
-                    column = _header_column(cells) or 0
+                if columns is None:
+                    columns = _Columns.from_header(cells)
+                    column, group_column, port_column = columns.domain, columns.group, columns.port
+                    threshold_column = columns.threshold
+                    protocol_column = columns.protocol
                     continue
                 if column and cells and cells[0].lstrip().startswith("#"):
                     continue  # a comment row (parse_line skips comments in column 0)
                 cell = cells[column] if column < len(cells) else ""
-                if fast_name(cell) and len(cell) <= MAX_NAME_LENGTH and "xn--" not in cell:
+                # Only lists with these columns pay for them (a list can be 200,000 rows).
+                group = "" if group_column is None else _cell(cells, group_column)
+                port_text = "" if port_column is None else _cell(cells, port_column)
+                threshold = "" if threshold_column is None else _cell(cells, threshold_column)
+                if protocol_column is not None:
+                    cell = _with_scheme(cell, _cell(cells, protocol_column))
+                if (
+                    not port_text
+                    and not threshold
+                    and fast_name(cell)
+                    and len(cell) <= MAX_NAME_LENGTH
+                    and "xn--" not in cell
+                ):
                     if (cell, DEFAULT_PORT) not in targets:
-                        targets[cell, DEFAULT_PORT] = Target(host=cell, display=cell)
+                        targets[cell, DEFAULT_PORT] = (
+                            Target(cell, DEFAULT_PORT, cell, False, group)
+                            if group
+                            else Target(cell, DEFAULT_PORT, cell)
+                        )
                 else:
-                    _add_line(targets, errors, source, line_number, cell)
+                    _add_line(
+                        targets,
+                        errors,
+                        source,
+                        line_number,
+                        cell,
+                        group=group,
+                        port=port_text,
+                        threshold=threshold,
+                    )
         except csv.Error as exc:
             line_number = offset + lines_read + 1
             errors.append(

@@ -13,7 +13,10 @@ One lookup goes through these steps:
    refreshed from :data:`BOOTSTRAP_URL` at most once per day, or the copy shipped in
    ``resources/``. A failed refresh never fails a check.
 4. ``GET {base}domain/{name}``, at most ``per_server_limit`` at a time per registry,
-   honouring ``429 Retry-After`` a bounded number of times.
+   honouring ``429 Retry-After`` a bounded number of times. Redirects are followed
+   (at most :data:`MAX_REDIRECTS`); with ``public_addresses_only`` every connection,
+   the first and each redirect's, must reach a public address
+   (:mod:`core.public_http` checks the address actually connected to).
 
 :meth:`RdapClient.lookup` never raises for network or registry trouble. It returns a
 :class:`~core.models.Registration` whose ``error`` says what went wrong, and whose
@@ -28,13 +31,10 @@ import contextlib
 import dataclasses
 import email.utils
 import functools
-import hashlib
 import json
 import logging
 import math
-import os
-import tempfile
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import TracebackType
@@ -45,10 +45,22 @@ from urllib.request import url2pathname
 import httpx
 
 from core import paths
+from core.cache_files import cache_path, write_cache_file
 from core.config import Settings
-from core.errors import RdapError, RdapRateLimited, RdapServerError, RegistrationUnknown
+from core.dns import settings_resolver
+from core.errors import (
+    ErrorKind,
+    RdapError,
+    RdapRateLimited,
+    RdapServerError,
+    RegistrationUnknown,
+    network_cause,
+)
 from core.models import Registration, Target, utcnow
 from core.psl import is_public_suffix, registrable_domain
+from core.public_http import Resolver, origin_of, transport_for
+from core.registration_json import registration_from_json, registration_to_json
+from core.whois_parse import EPP_STATUSES
 
 __all__ = [
     "BOOTSTRAP_URL",
@@ -173,8 +185,7 @@ class _ResultCache:
         self.directory = directory
 
     def path_for(self, domain: str) -> Path:
-        digest = hashlib.sha256(domain.encode()).hexdigest()[:32]
-        return self.directory / f"{digest}.json"
+        return cache_path(self.directory, domain)
 
     def get(self, domain: str, now: datetime) -> tuple[datetime, Registration] | None:
         """The cached answer and when it was fetched, or ``None`` if absent or stale."""
@@ -199,62 +210,16 @@ class _ResultCache:
             "fetched_at": fetched_at.isoformat(),
             "registration": _registration_to_json(registration),
         }
-        _write_atomically(self.path_for(domain), json.dumps(entry, indent=1).encode())
+        write_cache_file(self.path_for(domain), json.dumps(entry, indent=1).encode())
 
 
 def _registration_to_json(registration: Registration) -> dict[str, Any]:
-    return {
-        "registrable_domain": registration.registrable_domain,
-        "expires": registration.expires.isoformat() if registration.expires else None,
-        "registrar": registration.registrar,
-        "source": registration.source,
-        "error": registration.error,
-        "unknown": registration.unknown,
-    }
+    return registration_to_json(registration)
 
 
 def _registration_from_json(data: Mapping[str, Any]) -> Registration:
     """The inverse of :func:`_registration_to_json`; ``ValueError`` on anything odd."""
-
-    def optional_str(key: str) -> str | None:
-        value = data[key]
-        if value is not None and not isinstance(value, str):
-            raise ValueError(f"{key} is not a string")
-        return value
-
-    expires_text = optional_str("expires")
-    expires = _parse_rdap_datetime(expires_text) if expires_text is not None else None
-    if expires_text is not None and expires is None:
-        raise ValueError("unreadable expiry date")
-    unknown = data["unknown"]
-    if not isinstance(unknown, bool):
-        raise ValueError("unknown is not a boolean")
-    return Registration(
-        registrable_domain=optional_str("registrable_domain"),
-        expires=expires,
-        registrar=optional_str("registrar"),
-        source=optional_str("source"),
-        error=optional_str("error"),
-        unknown=unknown,
-    )
-
-
-def _write_atomically(path: Path, data: bytes) -> None:
-    """Write via a temporary file and ``os.replace``; a cache we cannot write is no error."""
-    tmp_name: str | None = None
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=".", suffix=".tmp")
-        with os.fdopen(fd, "wb") as tmp:
-            tmp.write(data)
-        os.replace(tmp_name, path)
-        tmp_name = None
-    except OSError as exc:
-        _log.debug("cannot write cache file %s: %s", path, exc)
-    finally:
-        if tmp_name is not None:
-            with contextlib.suppress(OSError):
-                os.unlink(tmp_name)
+    return registration_from_json(data)
 
 
 def _is_fresh(stamp: datetime, now: datetime, max_age_seconds: float) -> bool:
@@ -293,12 +258,16 @@ def _entities(data: Mapping[str, Any]) -> list[Mapping[str, Any]]:
 
 
 def _vcard_fn(entity: Mapping[str, Any]) -> str | None:
-    """The formatted name (``fn``) of an entity's jCard (RFC 7095)."""
+    """The formatted name (``fn``) of an entity's jCard (RFC 7095), else its ``org``."""
+    return _vcard_value(entity, "fn") or _vcard_value(entity, "org")
+
+
+def _vcard_value(entity: Mapping[str, Any], name: str) -> str | None:
     vcard = entity.get("vcardArray")
     if not (isinstance(vcard, list) and len(vcard) >= 2 and isinstance(vcard[1], list)):
         return None
     for prop in vcard[1]:
-        if isinstance(prop, list) and len(prop) >= 4 and str(prop[0]).lower() == "fn":
+        if isinstance(prop, list) and len(prop) >= 4 and str(prop[0]).lower() == name:
             value = prop[3]
             if isinstance(value, list):
                 value = " ".join(str(part) for part in value if part)
@@ -308,11 +277,18 @@ def _vcard_fn(entity: Mapping[str, Any]) -> str | None:
 
 
 def _registrar_name(data: Mapping[str, Any]) -> str | None:
-    """The registrar's name; its IANA ID or handle when it publishes no name."""
-    for entity in _entities(data):
+    """The registrar's name; its IANA ID or handle when it publishes no name.
+
+    Of several registrar entities, one also marked ``sponsor`` wins.
+    """
+
+    def roles_of(entity: Mapping[str, Any]) -> set[str]:
         roles = entity.get("roles")
-        if not isinstance(roles, list) or "registrar" not in {str(r).lower() for r in roles}:
-            continue
+        return {str(r).lower() for r in roles} if isinstance(roles, list) else set()
+
+    registrars = [e for e in _entities(data) if "registrar" in roles_of(e)]
+    registrars.sort(key=lambda e: "sponsor" not in roles_of(e))  # stable: order kept
+    for entity in registrars:
         if name := _vcard_fn(entity):
             return name
         public_ids = entity.get("publicIds")
@@ -360,13 +336,40 @@ def _registration_from_answer(domain: str, body: bytes, source: str) -> Registra
             source=source,
             error="registry publishes no expiry date",
             unknown=True,
+            method="rdap",
+            statuses=_epp_statuses(data),
+            nameservers=_nameservers(data),
         )
     return Registration(
         registrable_domain=domain,
         expires=min(expiries),
         registrar=registrar,
         source=source,
+        method="rdap",
+        statuses=_epp_statuses(data),
+        nameservers=_nameservers(data),
     )
+
+
+def _epp_statuses(data: Mapping[str, Any]) -> tuple[str, ...]:
+    """RDAP statuses (RFC 8056: ``client transfer prohibited``) as EPP codes."""
+    found: list[str] = []
+    for value in data.get("status") or []:
+        code = EPP_STATUSES.get(str(value).replace(" ", "").lower())
+        if code is not None and code not in found:
+            found.append(code)
+    return tuple(found)
+
+
+def _nameservers(data: Mapping[str, Any]) -> tuple[str, ...]:
+    found: list[str] = []
+    for server in data.get("nameservers") or []:
+        name = server.get("ldhName") if isinstance(server, Mapping) else None
+        if isinstance(name, str) and name.strip():
+            name = name.strip().rstrip(".").lower()
+            if name not in found:
+                found.append(name)
+    return tuple(found)
 
 
 def _retry_after_seconds(value: str | None, now: datetime) -> float:
@@ -406,10 +409,15 @@ def _map_httpx_error(exc: Exception, server: str) -> RdapServerError:
     if isinstance(exc, httpx.TooManyRedirects):
         return RdapServerError(f"too many redirects from {server}")
     if isinstance(exc, httpx.ConnectError):
-        detail = str(exc).strip()
-        return RdapServerError(f"cannot connect to {server}" + (f": {detail}" if detail else ""))
+        kind, reason = network_cause(exc) or (ErrorKind.OTHER, "")  # words, not "[Errno -2]"
+        return RdapServerError(
+            f"cannot connect to {server}" + (f": {reason}" if reason else ""), kind=kind
+        )
     if isinstance(exc, httpx.RemoteProtocolError | httpx.ReadError | httpx.WriteError):
         return RdapServerError(f"{server} broke off the connection")
+    cause = network_cause(exc)
+    if cause is not None:
+        return RdapServerError(f"network error talking to {server}: {cause[1]}", kind=cause[0])
     detail = str(exc).strip() or type(exc).__name__
     return RdapServerError(f"network error talking to {server}: {detail}")
 
@@ -424,6 +432,10 @@ class _Answer:
 
 
 # --------------------------------------------------------------------------- client
+
+
+#: Takes one request slot of an RDAP server (by server key) for as long as it is held.
+ServerGate = Callable[[str], contextlib.AbstractAsyncContextManager[None]]
 
 
 class RdapClient:
@@ -444,6 +456,14 @@ class RdapClient:
         clock: Aware-UTC "now", for cache ages and HTTP-date ``Retry-After``.
         refresh_bootstrap: Fetch :data:`BOOTSTRAP_URL` when the cached copy is a day
             old; ``False`` keeps the client offline apart from RDAP queries.
+        public_addresses_only: Connect only to public addresses, on the first request
+            and on every redirect (:mod:`core.public_http`); the servers named by an
+            explicit ``bootstrap`` are the operator's and stay reachable.
+        server_gate: Also taken around each query, per server key (``host:port``):
+            a limit shared beyond this client (the backend's workers share one
+            through PostgreSQL). ``None``: this client's ``per_server_limit`` only.
+        resolve: How server names become addresses (``DOMAINCHECK_DNS_SERVER``:
+            :func:`core.dns.settings_resolver`); ``None``: the system resolver.
     """
 
     def __init__(
@@ -456,6 +476,9 @@ class RdapClient:
         per_server_limit: int = 4,
         clock: Callable[[], datetime] = utcnow,
         refresh_bootstrap: bool = True,
+        public_addresses_only: bool = False,
+        server_gate: ServerGate | None = None,
+        resolve: Resolver | None = None,
     ) -> None:
         if per_server_limit < 1:
             raise ValueError("per_server_limit must be at least 1")
@@ -465,11 +488,21 @@ class RdapClient:
         self._cache_root = cache_dir if cache_dir is not None else paths.cache_dir()
         self._results = _ResultCache(self._cache_root / _CACHE_SUBDIR)
         self._per_server_limit = per_server_limit
+        self._server_gate = server_gate
         self._clock = clock
         self._refresh_bootstrap = refresh_bootstrap
         self._deadline_seconds = max(LOOKUP_DEADLINE_SECONDS, timeout_seconds)
+        #: ``(host, port)`` of the servers an explicit bootstrap names (the operator's).
+        self._trusted_origins: set[tuple[str, int]] = set()
+        if transport is None:
+            transport = transport_for(
+                public_addresses_only=public_addresses_only,
+                trusted=self._is_trusted,
+                resolve=resolve,
+            )
         self._http = httpx.AsyncClient(
             transport=transport,
+            trust_env=not public_addresses_only,
             timeout=httpx.Timeout(timeout_seconds),
             follow_redirects=True,
             max_redirects=MAX_REDIRECTS,
@@ -492,9 +525,21 @@ class RdapClient:
         options: dict[str, Any] = {
             "bootstrap": settings.rdap_bootstrap,
             "timeout_seconds": settings.timeout_seconds,
+            "public_addresses_only": settings.public_addresses_only,
+            "resolve": settings_resolver(settings),
         }
         options.update(kwargs)
         return cls(**options)
+
+    def _is_trusted(self, host: str, port: int) -> bool:
+        return (host, port) in self._trusted_origins
+
+    def _trust(self, urls: Iterable[str]) -> None:
+        """Exempt the servers of an explicitly configured bootstrap from the address rule."""
+        for url in urls:
+            origin = origin_of(url)
+            if origin is not None:
+                self._trusted_origins.add(origin)
 
     async def __aenter__(self) -> Self:
         return self
@@ -559,7 +604,8 @@ class RdapClient:
         try:
             bootstrap = await self.load_bootstrap()
         except RdapError as exc:
-            return self._remember(domain, Registration(domain, error=str(exc)), ERROR_MEMO_SECONDS)
+            failed = Registration(domain, error=str(exc), error_kind=exc.kind)
+            return self._remember(domain, failed, ERROR_MEMO_SECONDS)
         bases = bootstrap.base_urls(domain)
         if not bases:
             tld = domain.rsplit(".", 1)[-1]
@@ -569,7 +615,7 @@ class RdapClient:
         try:
             registration = await self._query(domain, url)
         except RdapError as exc:
-            failed = Registration(domain, source=url, error=str(exc))
+            failed = Registration(domain, source=url, error=str(exc), error_kind=exc.kind)
             return self._remember(domain, failed, ERROR_MEMO_SECONDS)
         fetched_at = self._clock()
         self._results.put(domain, registration, fetched_at)
@@ -580,7 +626,8 @@ class RdapClient:
         failures raised as :class:`RdapError`."""
         server = _server_key(url)
         slots = self._server_slots.setdefault(server, asyncio.Semaphore(self._per_server_limit))
-        async with slots:
+        gate = self._server_gate(server) if self._server_gate else contextlib.nullcontext()
+        async with slots, gate:
             try:
                 answer = await self._get_with_retries(server, url)
             except RegistrationUnknown as exc:
@@ -677,6 +724,7 @@ class RdapClient:
             return await self._default_bootstrap(now)
         parts = urlsplit(setting)
         if parts.scheme.lower() in ("http", "https"):
+            self._trust([setting])
             try:
                 answer = await self._get(setting, _server_key(setting), accept="application/json")
             except RdapServerError as exc:
@@ -695,9 +743,11 @@ class RdapClient:
                 reason = exc.strerror or str(exc)
                 raise RdapError(f"cannot read the RDAP bootstrap file {path}: {reason}") from exc
         try:
-            return Bootstrap.parse(data)
+            bootstrap = Bootstrap.parse(data)
         except ValueError as exc:
             raise RdapError(f"{setting} is not an IANA RDAP bootstrap file: {exc}") from exc
+        self._trust(url for urls in bootstrap.services.values() for url in urls)
+        return bootstrap
 
     async def _default_bootstrap(self, now: datetime) -> Bootstrap:
         """The refreshed cache copy when due and reachable, else the newer of the
@@ -706,7 +756,7 @@ class RdapClient:
         if self._refresh_bootstrap and self._bootstrap_refresh_due(now):
             # Stamp first: a failed attempt also waits a day, so offline runs stay quiet.
             stamp = json.dumps({"attempted_at": now.isoformat()}).encode()
-            _write_atomically(self._cache_root / BOOTSTRAP_STAMP_FILE_NAME, stamp)
+            write_cache_file(self._cache_root / BOOTSTRAP_STAMP_FILE_NAME, stamp)
             try:
                 answer = await self._get(
                     BOOTSTRAP_URL, _server_key(BOOTSTRAP_URL), accept="application/json"
@@ -717,14 +767,15 @@ class RdapClient:
             except (RdapError, ValueError) as exc:
                 _log.info("could not refresh the RDAP bootstrap file: %s", exc)
             else:
-                _write_atomically(cached_path, answer.body)
+                write_cache_file(cached_path, answer.body)
                 return fetched
         shipped_path = paths.resource(BOOTSTRAP_FILE_NAME)
         copies = [b for b in map(_read_bootstrap_file, (cached_path, shipped_path)) if b]
         newest = _newest(copies)
-        if newest is None:
+        if newest is None:  # nothing bundled (source checkouts) and never fetched yet
             raise RdapError(
-                f"the shipped RDAP bootstrap file is missing or damaged: {shipped_path}"
+                "no copy of IANA's RDAP bootstrap file yet: it is fetched from"
+                f" {BOOTSTRAP_URL} on first use (is this machine offline?)"
             )
         return newest
 

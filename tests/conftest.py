@@ -12,7 +12,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.helpers.fixtures import world  # noqa: F401
+from tests.helpers.fixtures import endpoint_world, world  # noqa: F401
 
 _LOOPBACK_NAMES = {"localhost", "127.0.0.1", "::1", "ip6-localhost"}
 _real_getaddrinfo = socket.getaddrinfo

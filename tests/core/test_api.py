@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterator
+from datetime import date
 from typing import Any
 
 import httpx
@@ -22,6 +23,7 @@ from core.api import (
     BackendUnreachable,
     CodeRejected,
     CodeSent,
+    DomainSettings,
     InvalidDomains,
     InvalidEntry,
     InvalidInput,
@@ -138,6 +140,63 @@ def test_register_token_and_management_calls() -> None:
 
     assert client.unsubscribe(TOKEN).startswith("unsubscribed")
     assert recorder.requests[-1].method == "DELETE"
+
+
+def test_per_domain_settings_are_sent_and_read_back() -> None:
+    answer = {
+        **SUBSCRIPTION,
+        "domains": ["smtp://mx.example.com", "startup.io"],
+        "details": [
+            {
+                "domain": "smtp://mx.example.com",
+                "display": "mx.example.com",
+                "protocol": "smtp",
+                "threshold_days": 7,
+                "registration_expires": None,
+                "last_status": None,
+                "last_days_left": None,
+                "last_checked_at": None,
+            },
+            {
+                "domain": "startup.io",
+                "display": "startup.io",
+                "protocol": "tls",
+                "threshold_days": None,
+                "registration_expires": "2027-03-01",
+                "last_status": None,
+                "last_days_left": None,
+                "last_checked_at": None,
+            },
+        ],
+    }
+    recorder = Recorder(ok({"status": "success", "domains": ["a"], "token": TOKEN}), ok(answer))
+    client, _ = make(recorder)
+    entries = [
+        "example.com",
+        DomainSettings("smtp://mx.example.com", threshold_days=7),
+        DomainSettings("startup.io", registration_expires=date(2027, 3, 1)),
+    ]
+    client.register(EMAIL, entries, "123456")
+    assert recorder.body()["domains"] == [
+        "example.com",
+        {"domain": "smtp://mx.example.com", "threshold_days": 7, "registration_expires": None},
+        {"domain": "startup.io", "threshold_days": None, "registration_expires": "2027-03-01"},
+    ]
+    updated = client.update_subscription(TOKEN, entries[1:])
+    assert recorder.body()["domains"][0]["threshold_days"] == 7
+    assert [(d.protocol, d.threshold_days, d.registration_expires) for d in updated.details] == [
+        ("smtp", 7, None),
+        ("tls", None, date(2027, 3, 1)),
+    ]
+
+
+def test_answers_without_per_domain_settings_still_parse() -> None:
+    client, _ = make(Recorder(ok(SUBSCRIPTION)))
+    details = client.get_subscription(TOKEN).details
+    assert [(d.protocol, d.threshold_days, d.registration_expires) for d in details] == [
+        ("tls", None, None),
+        ("tls", None, None),
+    ]
 
 
 def test_check_returns_the_cli_document() -> None:
@@ -369,6 +428,38 @@ def test_sign_up_manage_and_unsubscribe_against_the_real_backend(
             client.get_subscription(registered.token)
 
     assert recorder.contexts and set(recorder.contexts) == {("install-1", "run-1")}
+
+
+def test_target_forms_and_per_domain_settings_against_the_real_backend(
+    served: tuple[str, Any, RecordingAnalytics],
+) -> None:
+    url, mailer, _ = served
+    with BackendClient(url) as client:
+        client.request_code(EMAIL)
+        [code] = mailer.codes_for(EMAIL)
+        registered = client.register(
+            EMAIL,
+            [
+                "smtp://mx.example.com",
+                "mx:example.com",
+                DomainSettings(
+                    "startup.io", threshold_days=5, registration_expires=date(2027, 3, 1)
+                ),
+            ],
+            code,
+        )
+        assert registered.domains == ("smtp://mx.example.com", "mx:example.com", "startup.io")
+        details = client.get_subscription(registered.token).details
+        assert [
+            (d.domain, d.protocol, d.threshold_days, d.registration_expires) for d in details
+        ] == [
+            ("smtp://mx.example.com", "smtp", None, None),
+            ("mx:example.com", "mx", None, None),
+            ("startup.io", "tls", 5, date(2027, 3, 1)),
+        ]
+        with pytest.raises(InvalidDomains) as caught:
+            client.update_subscription(registered.token, ["smtp://127.0.0.1"])
+        assert caught.value.entries[0].error == "private and loopback addresses are not checked"
 
 
 def test_lost_token_recovery_and_rate_limit_against_the_real_backend(

@@ -12,6 +12,7 @@ import pytest
 from core.checker import Checker, Progress, check_all
 from core.config import Settings
 from core.models import CertInfo, Registration, Status, Target
+from core.tls import Handshake
 from tests.helpers.world import LoopbackWorld
 
 NOW = datetime(2026, 11, 23, tzinfo=UTC)
@@ -44,6 +45,9 @@ class FakeTls:
             raise
         finally:
             self.running -= 1
+
+    async def inspect(self, target: Target) -> Handshake:
+        return Handshake(await self.check(target))
 
     def close(self) -> None:
         pass

@@ -467,7 +467,7 @@ def test_an_engine_bug_is_logged_without_a_traceback(  # type: ignore[no-untyped
     async def broken(self: TlsChecker, target: object) -> object:
         raise RuntimeError("boom")
 
-    monkeypatch.setattr(TlsChecker, "check", broken)
+    monkeypatch.setattr(TlsChecker, "inspect", broken)
     monkeypatch.delenv("DOMAINCHECK_DEBUG", raising=False)
     # As in a real process: no logging handler yet, so main() installs its own.
     monkeypatch.setattr(logging.root, "handlers", [])
@@ -486,3 +486,17 @@ def test_csv_output_reports_rejected_lines_on_stderr(cli) -> None:  # type: igno
     run = cli("check", "-f", "-", "--format", "csv", "--no-rdap", stdin=b"valid.test\na..b.test\n")
     assert "<stdin>:2: 'a..b.test'" in run.err
     assert "a..b.test" not in run.out
+
+
+def test_an_offline_run_says_no_network_once(  # type: ignore[no-untyped-def]
+    cli, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # No connect-to rules: every name goes to the guarded resolver, as offline.
+    monkeypatch.delenv("DOMAINCHECK_CONNECT_TO", raising=False)
+    run = cli("check", "--format", "json", "--no-rdap", "valid.test", "expired.test")
+
+    assert run.err.count("no network connection") == 1
+    assert "Errno" not in run.out + run.err
+    assert len(run.json()["results"]) == 2  # stdout stays the whole document
+    online = cli("check", "--format", "json", "--no-rdap", "valid.test")
+    assert "no network connection" not in online.err

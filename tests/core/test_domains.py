@@ -181,7 +181,7 @@ def test_blank_and_comment_lines_are_skipped(text: str) -> None:
         ("intranet", "can't be checked on the internet"),
         ("intranet:8443", "'intranet' has no dot"),
         ("*.com", "'com' has no dot"),
-        ("ftp://example.com", "unsupported URL scheme 'ftp://'"),
+        ("gopher://example.com", "unsupported URL scheme 'gopher://'"),
         ("ssh://example.com", "unsupported URL scheme 'ssh://'"),
         ("file:///etc/hosts", "unsupported URL scheme 'file://'"),
         ("https:example.com", "missing '//' after 'https:'"),
@@ -526,6 +526,69 @@ def test_csv_column_of_urls_and_host_ports(tmp_path: Path) -> None:
     ]
 
 
+def by_key(targets: list[Target]) -> list[tuple[str, int, str]]:
+    return [(t.host, t.port, t.group) for t in targets]
+
+
+def test_csv_group_column_gives_each_target_its_group(tmp_path: Path) -> None:
+    data = (
+        "Domain;Group;notes\n"
+        "shop.example;Acme;x\n"
+        "blog.example; Beta, Inc \n"
+        "plain.example;;\n"
+        "https://bücher.example/;Acme\n"
+        "shop.example;Other\n"  # a duplicate: the first row wins, group included
+        "bad..example;Acme\n"
+    )
+    result = read_file(write(tmp_path / "clients.csv", data.encode()))
+    assert by_key(result.targets) == [
+        ("shop.example", 443, "Acme"),
+        ("blog.example", 443, "Beta, Inc"),
+        ("plain.example", 443, ""),
+        ("xn--bcher-kva.example", 443, "Acme"),
+    ]
+    assert [(e.line, e.text) for e in result.errors] == [(7, "bad..example")]
+
+
+def test_pasted_csv_with_a_group_column(tmp_path: Path) -> None:
+    result = parse_text("domain,group\na.example,Acme\n")
+    assert by_key(result.targets) == [("a.example", 443, "Acme")]
+
+
+def test_plain_lists_and_headerless_csv_have_no_group(tmp_path: Path) -> None:
+    assert by_key(parse_text("a.example\ngroup.example\n").targets) == [
+        ("a.example", 443, ""),
+        ("group.example", 443, ""),
+    ]
+    path = write(tmp_path / "list.csv", b"a.example,Acme\n")
+    assert by_key(read_file(path).targets) == [("a.example", 443, "")]
+
+
+def test_csv_port_column_sets_the_port(tmp_path: Path) -> None:
+    data = (
+        b"domain,port,group\n"
+        b"a.example,8443,G\n"
+        b"a.example,,G\n"  # another target: port 443
+        b"b.example:9443,,\n"  # an empty port cell keeps the port in the name
+        b"c.example:9443,8443,\n"  # the port column wins
+        b"2001:db8::1,8443,v6\n"
+        b"d.example,https,\n"
+        b"e.example,70000,\n"
+    )
+    result = read_file(write(tmp_path / "export.csv", data))
+    assert by_key(result.targets) == [
+        ("a.example", 8443, "G"),
+        ("a.example", 443, "G"),
+        ("b.example", 9443, ""),
+        ("c.example", 8443, ""),
+        ("2001:db8::1", 8443, "v6"),
+    ]
+    assert [(e.line, e.text, e.error) for e in result.errors] == [
+        (7, "d.example", "port 'https' is not a number"),
+        (8, "e.example", "port 70000 is out of range (1-65535)"),
+    ]
+
+
 def test_csv_without_header_uses_the_first_column(tmp_path: Path) -> None:
     path = write(tmp_path / "list.csv", b"example.com,prod\nexample.org,staging\n")
     assert read_file(path).targets == [Target("example.com"), Target("example.org")]
@@ -730,3 +793,44 @@ def test_deduplication_is_idempotent(lines: list[str]) -> None:
     again = parse_lines([str(t) for t in result.targets], source="<again>")
     assert [t.key for t in again.targets] == [t.key for t in result.targets]
     assert again.errors == []
+
+
+def test_a_protocol_column_keeps_services_services(tmp_path: Path) -> None:
+    data = (
+        "domain,port,protocol,group\n"
+        "mx1.example.net,25,smtp,Mail\n"
+        "mail.example.net,993,imaps,\n"
+        "example.com,443,tls,Web\n"
+        "imaps://other.example:993,,smtp,\n"  # a scheme in the cell wins
+        "example.org,,mx,\n"
+    )
+    result = read_file(write(tmp_path / "export.csv", data.encode()))
+    assert [(t.key, t.protocol, t.group) for t in result.targets] == [
+        (("smtp://mx1.example.net", 25), "smtp", "Mail"),
+        (("imaps://mail.example.net", 993), "imaps", ""),
+        (("example.com", 443), "tls", "Web"),
+        (("imaps://other.example", 993), "imaps", ""),
+        (("mx:example.org", 25), "mx", ""),
+    ]
+    assert not result.errors
+
+
+def test_a_watched_target_written_as_csv_reads_back_as_itself(tmp_path: Path) -> None:
+    import csv
+
+    from core.watchlist_io import LIST_CSV_FIELDS, target_csv_cells
+
+    targets = [
+        Target("mx1.example.net", 25, protocol="smtp", serves="example.net", threshold_days=14),
+        Target("xn--bcher-kva.example", 8443, "bücher.example"),
+    ]
+    stream = io.StringIO()
+    writer = csv.DictWriter(stream, fieldnames=LIST_CSV_FIELDS, lineterminator="\n")
+    writer.writeheader()
+    for target, group in zip(targets, ["Mail", ""], strict=True):
+        writer.writerow(target_csv_cells(target, group, None))
+    read = read_file(write(tmp_path / "list.csv", stream.getvalue().encode())).targets
+    assert [(t.key, t.protocol, t.group, t.threshold_days) for t in read] == [
+        (("smtp://mx1.example.net", 25), "smtp", "Mail", 14),
+        (("xn--bcher-kva.example", 8443), "tls", "", None),
+    ]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import itertools
 import pickle
+import re
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -20,6 +21,7 @@ from core.models import (
     Target,
     classify_days,
     days_left,
+    expiry_phrase,
     registration_status,
     summarize,
     tls_status,
@@ -31,7 +33,8 @@ NOW = datetime(2026, 11, 23, 12, 0, 0, tzinfo=UTC)
 
 def cert(not_after: datetime, **kw: object) -> CertInfo:
     defaults: dict[str, object] = {
-        "not_before": NOW - timedelta(days=30),
+        # A long-lived certificate: the plain threshold decides (not its lifetime).
+        "not_before": NOW - timedelta(days=365),
         "trusted": True,
         "hostname_match": True,
     }
@@ -101,7 +104,7 @@ def test_chain_expiring_before_leaf_counts() -> None:
     result = CheckResult(Target("a.example"), info, None, NOW, 30)
     assert result.tls_days_left == 5
     assert result.status is Status.EXPIRING
-    assert "a certificate in the chain expires in 5 days" in result.problem
+    assert "a certificate in the chain expires on 2026-11-28 (in 5 days)" in result.problem
 
 
 def test_registration_status_cases() -> None:
@@ -159,7 +162,7 @@ def test_problem_text_for_each_kind() -> None:
     wrong = CheckResult(
         Target("a.example"), cert(NOW + timedelta(days=90), hostname_match=False), None, NOW, 30
     )
-    assert wrong.problem == "certificate does not cover a.example"
+    assert wrong.problem == "certificate does not cover a.example (it names no host)"
     selfsigned = CheckResult(
         Target("a.example"),
         cert(NOW + timedelta(days=90), trusted=False, verify_error="self-signed certificate"),
@@ -167,9 +170,12 @@ def test_problem_text_for_each_kind() -> None:
         NOW,
         30,
     )
-    assert selfsigned.problem == "self-signed certificate"
+    assert selfsigned.problem == (
+        "certificate is self-signed, so browsers do not trust it:"
+        " use one from a public CA (such as Let's Encrypt)"
+    )
     today = CheckResult(Target("a.example"), cert(NOW + timedelta(hours=3)), None, NOW, 30)
-    assert today.problem == "certificate expires today"
+    assert today.problem == "certificate expires in 3 hours"
     fine = CheckResult(Target("a.example"), cert(NOW + timedelta(days=90)), None, NOW, 30)
     assert fine.problem == ""
 
@@ -195,7 +201,7 @@ def test_problem_does_not_repeat_openssl_restating_dates() -> None:
         verify_error="certificate is not yet valid",
     )
     assert CheckResult(Target("a.example"), info, None, NOW, 30).problem == (
-        "certificate is not valid yet"
+        "certificate is not valid yet (valid from 2026-11-25)"
     )
 
 
@@ -229,3 +235,83 @@ def test_values_survive_pickling_whole() -> None:
         copy = pickle.loads(pickle.dumps(value, pickle.HIGHEST_PROTOCOL))
         assert copy == value and type(copy) is type(value)
     assert pickle.loads(pickle.dumps(result)).status is result.status
+
+
+# --- expiry_phrase: as people count -------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("delta", "expected"),
+    [
+        (timedelta(0), "expires now"),
+        (timedelta(seconds=59), "expires in under a minute"),
+        (timedelta(minutes=1), "expires in 1 minute"),
+        (timedelta(minutes=59, seconds=59), "expires in 59 minutes"),
+        (timedelta(hours=1), "expires in 1 hour"),
+        (timedelta(hours=10), "expires in 10 hours"),
+        (timedelta(hours=23, minutes=59), "expires in 23 hours"),
+        (timedelta(days=1), "expires in 1 day"),
+        (timedelta(days=3, hours=23), "expires in 3 days"),
+        (timedelta(days=1500), "expires in 1,500 days"),
+        (timedelta(seconds=-1), "expired less than a minute ago"),
+        (timedelta(minutes=-5), "expired 5 minutes ago"),
+        (timedelta(hours=-1), "expired 1 hour ago"),
+        (timedelta(hours=-23, minutes=-59), "expired 23 hours ago"),
+        (timedelta(days=-1), "expired 1 day ago"),
+        (timedelta(days=-3, hours=-1), "expired 3 days ago"),
+        (timedelta(days=-4), "expired 4 days ago"),
+    ],
+)
+def test_expiry_phrase_boundaries(delta: timedelta, expected: str) -> None:
+    assert expiry_phrase(NOW + delta, NOW) == expected
+
+
+def test_three_days_and_an_hour_ago_says_3_days_while_days_left_keeps_its_floor() -> None:
+    expired = NOW - timedelta(days=3, hours=1)
+    result = CheckResult(Target("a.example"), cert(expired, trusted=False), None, NOW, 30)
+
+    assert result.problem == "certificate expired 3 days ago"
+    assert result.tls_days_left == -4
+
+
+def test_ten_hours_ahead_across_utc_midnight_is_not_today() -> None:
+    evening = datetime(2026, 11, 23, 20, 0, tzinfo=UTC)
+    result = CheckResult(
+        Target("a.example"), cert(evening + timedelta(hours=10)), None, evening, 30
+    )
+
+    assert result.problem == "certificate expires in 10 hours"
+    assert result.tls_days_left == 0
+
+
+def test_registration_days_are_counted_the_same_way() -> None:
+    reg = Registration(expires=NOW - timedelta(days=1, hours=2))
+    result = CheckResult(Target("a.example"), None, reg, NOW, 30)
+
+    assert result.problem == "domain registration expired 1 day ago"
+    assert result.registration_days_left == -2
+
+
+_UNIT_SECONDS = {"day": 86_400, "hour": 3_600, "minute": 60}
+
+
+@given(st.integers(-(10**9), 10**9))
+def test_expiry_phrase_counts_whole_elapsed_units(seconds: int) -> None:
+    """The largest unit that fits, counted down; days agree with days_left ahead."""
+    phrase = expiry_phrase(NOW + timedelta(seconds=seconds), NOW)
+    if seconds == 0:
+        assert phrase == "expires now"
+        return
+    assert phrase.startswith("expires in " if seconds > 0 else "expired ")
+    match = re.search(r"(\d[\d,]*) (day|hour|minute)s?\b", phrase)
+    if abs(seconds) < 60:
+        assert match is None and "minute" in phrase
+        return
+    assert match is not None
+    count, unit = int(match.group(1).replace(",", "")), match.group(2)
+    size = _UNIT_SECONDS[unit]
+    assert count == abs(seconds) // size >= 1
+    bigger = [s for s in _UNIT_SECONDS.values() if s > size]
+    assert all(abs(seconds) < s for s in bigger)  # no larger unit would fit
+    if seconds > 0 and unit == "day":
+        assert count == days_left(NOW + timedelta(seconds=seconds), NOW)

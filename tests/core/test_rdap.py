@@ -16,11 +16,12 @@ from typing import Any
 import httpx
 import pytest
 
-from core import rdap
+from core import paths, rdap
 from core.config import Settings
 from core.errors import RdapError
 from core.models import Registration, Status, Target, registration_status
 from core.paths import resource
+from core.public_http import PublicOnlyTransport
 from core.rdap import (
     BOOTSTRAP_URL,
     CACHE_TTL_SECONDS,
@@ -117,6 +118,9 @@ async def test_expiry_and_registrar_are_parsed(
         expires=EXPIRES,
         registrar="Example Registrar, LLC",
         source=server.domain_url("example.test"),
+        method="rdap",
+        statuses=("clientTransferProhibited",),
+        nameservers=("ns1.example.test",),
     )
     assert server.request_log == [server.domain_path("example.test")]
 
@@ -492,10 +496,33 @@ def test_bootstrap_prefers_https_and_longest_match() -> None:
     assert bootstrap.base_urls("example.com") == ()
 
 
-def test_shipped_bootstrap_knows_com() -> None:
-    bootstrap = Bootstrap.parse(resource("iana-rdap-dns.json").read_bytes())
+VERISIGN = "https://rdap.verisign.com/com/v1/"
 
-    assert bootstrap.base_urls("example.com") == ("https://rdap.verisign.com/com/v1/",)
+
+@pytest.fixture
+def bundled(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A copy of the bootstrap file bundled with a release build (``make dist`` puts
+    one in its ``resources/``; a source checkout has none)."""
+    folder = tmp_path / "bundle-resources"
+    folder.mkdir()
+    write_bootstrap(folder / rdap.BOOTSTRAP_FILE_NAME, {"com": VERISIGN})
+    monkeypatch.setattr(paths, "resources_dir", lambda: folder)
+    return folder
+
+
+def test_a_source_checkout_ships_no_copy_of_ianas_data() -> None:
+    assert not resource(rdap.BOOTSTRAP_FILE_NAME).exists()
+
+
+async def test_without_any_copy_lookups_say_it_is_fetched_on_first_use(tmp_path: Path) -> None:
+    world, clock = IanaWorld(tmp_path), FakeClock()
+    world.bootstrap_status = 503  # offline, in effect
+
+    async with world.client(clock) as client:
+        reg = await client.lookup(Target("example.com"))
+
+    assert reg.expires is None and not reg.unknown
+    assert reg.error is not None and "fetched from" in reg.error and "on first use" in reg.error
 
 
 async def test_unreadable_explicit_bootstrap_file_is_reported(make_client: ClientFactory) -> None:
@@ -616,7 +643,9 @@ async def test_bootstrap_refresh_is_used_and_cached_for_a_day(tmp_path: Path) ->
     assert reg.source == "https://new-registry.test/domain/stale.test"
 
 
-async def test_bootstrap_refresh_failure_falls_back_to_shipped_copy(tmp_path: Path) -> None:
+async def test_bootstrap_refresh_failure_falls_back_to_shipped_copy(
+    tmp_path: Path, bundled: Path
+) -> None:
     world, clock = IanaWorld(tmp_path), FakeClock()
     world.bootstrap_status = 503
 
@@ -640,7 +669,7 @@ async def test_bootstrap_refresh_failure_falls_back_to_shipped_copy(tmp_path: Pa
     assert world.bootstrap_fetches == 2
 
 
-async def test_bootstrap_refresh_rejects_garbage(tmp_path: Path) -> None:
+async def test_bootstrap_refresh_rejects_garbage(tmp_path: Path, bundled: Path) -> None:
     world, clock = IanaWorld(tmp_path), FakeClock()
     world.bootstrap = {"not": "a bootstrap file"}
 
@@ -651,7 +680,7 @@ async def test_bootstrap_refresh_rejects_garbage(tmp_path: Path) -> None:
     assert not (tmp_path / "cache" / rdap.BOOTSTRAP_FILE_NAME).exists()
 
 
-async def test_older_cached_bootstrap_loses_to_shipped_copy(tmp_path: Path) -> None:
+async def test_older_cached_bootstrap_loses_to_shipped_copy(tmp_path: Path, bundled: Path) -> None:
     world, clock = IanaWorld(tmp_path), FakeClock()
     world.bootstrap = world.document({"com": "https://old.example/"}, "2000-01-01T00:00:00Z")
 
@@ -663,7 +692,7 @@ async def test_older_cached_bootstrap_loses_to_shipped_copy(tmp_path: Path) -> N
     assert world.bootstrap_fetches == 1
 
 
-async def test_refresh_can_be_switched_off(tmp_path: Path) -> None:
+async def test_refresh_can_be_switched_off(tmp_path: Path, bundled: Path) -> None:
     world, clock = IanaWorld(tmp_path), FakeClock()
 
     async with world.client(clock, refresh_bootstrap=False) as client:
@@ -902,3 +931,133 @@ async def test_absurd_retry_after_is_a_rate_limit_not_a_crash(tmp_path: Path) ->
     assert reg.error == (
         f"rate-limited by the registry; try again in {rdap.LONGEST_WAIT_SHOWN_SECONDS} s"
     )
+
+
+# --------------------------------------------------------------------------- address rule
+
+
+@pytest.mark.parametrize("public_only", [True, False])
+async def test_redirect_to_a_private_address_is_refused_with_the_rule_on(
+    server: RdapServer, make_client: ClientFactory, public_only: bool
+) -> None:
+    """SSRF: the registry (trusted: the operator's bootstrap) 302s to another loopback
+    port. With the address rule on, that hop is never connected to."""
+    with RdapServer(base_path="/internal/") as internal:
+        internal.add_domain("moved.test", EXPIRES, registrar="Internal Admin")
+        server.redirect("moved.test", internal.domain_url("moved.test"))
+
+        async with make_client(public_addresses_only=public_only) as client:
+            reg = await client.lookup(Target("moved.test"))
+
+        if public_only:
+            assert reg.expires is None
+            assert reg.error is not None
+            assert "127.0.0.1 is a private or local address" in reg.error
+            assert internal.request_log == []
+        else:
+            assert reg.expires == EXPIRES
+            assert internal.request_log == [internal.domain_path("moved.test")]
+        assert server.request_log == [server.domain_path("moved.test")]
+
+
+@pytest.mark.parametrize(
+    "location",
+    ["http://[::127.0.0.1]:{port}/x", "http://[::ffff:127.0.0.1]:{port}/x", "http://10.0.0.1/x"],
+)
+async def test_redirect_to_embedded_private_forms_is_refused(
+    server: RdapServer, make_client: ClientFactory, location: str
+) -> None:
+    server.redirect("moved.test", location.format(port=server.port))
+    async with make_client(public_addresses_only=True) as client:
+        reg = await client.lookup(Target("moved.test"))
+    assert reg.error is not None and "private or local address" in reg.error
+    assert server.request_log == [server.domain_path("moved.test")]
+
+
+async def test_the_first_hop_is_checked_too(tmp_path: Path) -> None:
+    """A bootstrap that is not the operator's (the cached IANA copy) is not trusted."""
+    with RdapServer() as server:
+        server.add_domain("example.test", EXPIRES)
+        cache = tmp_path / "cache"
+        cache.mkdir()
+        write_bootstrap(cache / rdap.BOOTSTRAP_FILE_NAME, {"test": server.base_url})
+        async with RdapClient(
+            cache_dir=cache, refresh_bootstrap=False, public_addresses_only=True
+        ) as client:
+            reg = await client.lookup(Target("example.test"))
+        assert reg.error is not None and "private or local address" in reg.error
+        assert server.request_log == []
+
+
+async def test_from_settings_carries_the_rule(tmp_path: Path) -> None:
+    client = RdapClient.from_settings(
+        Settings(public_addresses_only=True), cache_dir=tmp_path, refresh_bootstrap=False
+    )
+    try:
+        assert isinstance(client._http._transport, PublicOnlyTransport)
+    finally:
+        await client.aclose()
+
+
+class _FakeStream:
+    def __init__(self, peer: str) -> None:
+        self.peer = peer
+        self.closed = False
+
+    def get_extra_info(self, info: str) -> Any:
+        return (self.peer, 443) if info == "server_addr" else None
+
+    async def aclose(self) -> None:
+        self.closed = True
+
+
+class _FakeBackend:
+    """Stands in for the socket layer: records connects, never touches the network."""
+
+    def __init__(self, peer: str) -> None:
+        self.peer = peer
+        self.connects: list[tuple[str, int]] = []
+        self.streams: list[_FakeStream] = []
+
+    async def connect_tcp(self, host, port, timeout=None, local_address=None, socket_options=None):
+        self.connects.append((host, port))
+        stream = _FakeStream(self.peer)
+        self.streams.append(stream)
+        return stream
+
+    async def sleep(self, seconds: float) -> None:
+        await asyncio.sleep(seconds)
+
+
+async def test_guard_checks_resolved_addresses_before_connecting() -> None:
+    from core.public_http import NonPublicAddress, PublicOnlyBackend
+
+    async def resolve(host: str, port: int) -> list[str]:
+        return ["127.0.0.1", "::ffff:10.0.0.1"]
+
+    inner = _FakeBackend(peer="127.0.0.1")
+    guard = PublicOnlyBackend(inner=inner, resolve=resolve)  # type: ignore[arg-type]
+    with pytest.raises(NonPublicAddress):
+        await guard.connect_tcp("rebind.test", 443)
+    assert inner.connects == []
+
+
+async def test_guard_connects_to_the_checked_address_and_checks_the_peer() -> None:
+    """DNS rebinding: the name is resolved once and the IP it gave is what is
+    connected to; a peer that is not public (whatever routed it) is dropped."""
+    from core.public_http import NonPublicAddress, PublicOnlyBackend
+
+    async def resolve(host: str, port: int) -> list[str]:
+        return ["8.8.8.8"]
+
+    inner = _FakeBackend(peer="10.0.0.1")
+    guard = PublicOnlyBackend(inner=inner, resolve=resolve)  # type: ignore[arg-type]
+    with pytest.raises(NonPublicAddress):
+        await guard.connect_tcp("rebind.test", 443)
+    assert inner.connects == [("8.8.8.8", 443)]
+    assert inner.streams[0].closed
+
+    inner = _FakeBackend(peer="8.8.8.8")
+    guard = PublicOnlyBackend(inner=inner, resolve=resolve)  # type: ignore[arg-type]
+    stream = await guard.connect_tcp("public.test", 443)
+    assert stream is inner.streams[0] and not inner.streams[0].closed

@@ -8,7 +8,17 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from core.models import CertInfo, CheckResult, InputError, Registration, Status, Target
+from core.errors import ErrorKind
+from core.models import (
+    CertInfo,
+    ChainRole,
+    CheckResult,
+    InputError,
+    Registration,
+    Status,
+    Target,
+    TrustProblem,
+)
 from core.report import (
     CSV_FIELDS,
     csv_row,
@@ -26,7 +36,8 @@ NOW = datetime(2026, 11, 23, 12, 0, 0, tzinfo=UTC)
 def full_result(tls_days: int = 90, reg_days: int = 200) -> CheckResult:
     tls = CertInfo(
         not_after=NOW + timedelta(days=tls_days),
-        not_before=NOW - timedelta(days=10),
+        # A long-lived certificate: the plain threshold decides (not its lifetime).
+        not_before=NOW - timedelta(days=365),
         subject="bücher.example",
         issuer="Test CA Intermediate",
         sans=("xn--bcher-kva.example", "www.xn--bcher-kva.example"),
@@ -112,6 +123,30 @@ def test_document_shape() -> None:
         CheckResult(
             Target("192.0.2.1", 443, is_ip=True), None, Registration(error="HTTP 500"), NOW, 30
         ),
+        CheckResult(
+            Target("chain.example"),
+            CertInfo(
+                not_after=NOW + timedelta(days=199),
+                not_before=NOW - timedelta(days=10),
+                trusted=False,
+                hostname_match=True,
+                verify_error="certificate has expired",
+                verify_problem=TrustProblem.EXPIRED,
+                chain_earliest_not_after=NOW - timedelta(days=3),
+                chain_earliest_subject="Test Intermediate",
+                chain_earliest_role=ChainRole.INTERMEDIATE,
+            ),
+            Registration(error="cannot connect", error_kind=ErrorKind.DNS_TEMPORARY),
+            NOW,
+            30,
+        ),
+        CheckResult(
+            Target("offline.example"),
+            CertInfo(error="could not resolve", error_kind=ErrorKind.NO_SUCH_DOMAIN),
+            None,
+            NOW,
+            30,
+        ),
     ],
 )
 def test_dict_round_trip(result: CheckResult) -> None:
@@ -121,6 +156,55 @@ def test_dict_round_trip(result: CheckResult) -> None:
     )
     assert result_to_dict(back) == data
     assert back.status is result.status
+    assert back == result
+
+
+def test_new_keys_are_added_and_the_raw_openssl_words_kept_for_details() -> None:
+    tls = CertInfo(
+        not_after=NOW + timedelta(days=90),
+        trusted=False,
+        hostname_match=True,
+        verify_error="unable to get local issuer certificate",
+        verify_problem=TrustProblem.MISSING_INTERMEDIATE,
+    )
+    registration = Registration(error="cannot connect", error_kind=ErrorKind.NO_ROUTE)
+    data = result_to_dict(CheckResult(Target("a.example"), tls, registration, NOW, 30))
+
+    assert data["tls"]["verify_error"] == "unable to get local issuer certificate"
+    assert data["tls"]["verify_problem"] == "missing_intermediate"
+    assert data["tls"]["error_kind"] is None
+    assert data["tls"]["chain_earliest_subject"] is None
+    assert data["tls"]["chain_earliest_role"] is None
+    assert data["registration"]["error_kind"] == "no_route"
+    assert "unable to get" not in data["problem"]
+    assert "intermediate certificate" in data["problem"]
+
+
+def test_documents_without_the_new_keys_still_load_and_read_openssl_words() -> None:
+    """Results stored before the keys existed: plain words from OpenSSL's text."""
+    data = result_to_dict(full_result())
+    for key in ("error_kind", "verify_problem", "chain_earliest_subject", "chain_earliest_role"):
+        del data["tls"][key]
+    del data["registration"]["error_kind"]
+    data["tls"]["trusted"] = False
+    data["tls"]["verify_error"] = "self-signed certificate"
+
+    back = result_from_dict(data, checked_at=NOW, threshold_days=30)
+
+    assert back.tls is not None and back.tls.verify_problem is None
+    assert back.problem.startswith("certificate is self-signed")
+
+
+def test_unknown_stored_values_do_not_break_loading() -> None:
+    data = result_to_dict(full_result())
+    data["tls"].update(error_kind="from_the_future", verify_problem="new", chain_earliest_role="x")
+
+    back = result_from_dict(data, checked_at=NOW, threshold_days=30)
+
+    assert back.tls is not None
+    assert back.tls.error_kind is ErrorKind.OTHER
+    assert back.tls.verify_problem is TrustProblem.OTHER
+    assert back.tls.chain_earliest_role is None
 
 
 def test_csv_has_one_flat_row_per_result() -> None:
@@ -134,6 +218,41 @@ def test_csv_has_one_flat_row_per_result() -> None:
     assert rows[1]["status"] == "expiring"
     assert rows[1]["problem"] == "certificate expires in 3 days"
     assert csv_row(CheckResult(Target("a.example"), None, None, NOW, 30))["tls_not_after"] == ""
+
+
+def test_new_csv_columns_come_after_the_old_ones() -> None:
+    old_layout_ends = CSV_FIELDS.index("checked_at")
+    assert CSV_FIELDS[old_layout_ends + 1 :] == (
+        "tls_error_kind",
+        "tls_verify_problem",
+        "tls_chain_earliest_subject",
+        "tls_chain_earliest_role",
+        "registration_error_kind",
+        "threshold_days",
+        "tls_lifetime_days",
+        "tls_renewal_window_start",
+        "tls_renewal_window_end",
+        "tls_renewal_explanation_url",
+        "tls_revocation_status",
+        "tls_revocation_method",
+        "tls_revocation_revoked_at",
+        "tls_revocation_reason",
+        "protocol",
+        "serves",
+        "endpoints",
+    )
+    assert CSV_FIELDS[old_layout_ends - 1] == "registration_status"
+    row = csv_row(
+        CheckResult(
+            Target("a.example"),
+            CertInfo(error="no route", error_kind=ErrorKind.NO_ROUTE),
+            None,
+            NOW,
+            30,
+        )
+    )
+    assert row["tls_error_kind"] == "no_route"
+    assert list(row) == list(CSV_FIELDS)
 
 
 def _with_status(status: Status) -> CheckResult:

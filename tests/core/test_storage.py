@@ -9,6 +9,7 @@ import subprocess
 import sys
 import textwrap
 import time
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -83,8 +84,9 @@ def test_results_round_trip_across_reopen(tmp_path: Path) -> None:
     assert entries[2].added_at == NOW
 
 
-def test_save_results_replaces_and_adds_unknown_targets(tmp_path: Path) -> None:
+def test_save_results_replaces_the_last_result(tmp_path: Path) -> None:
     with Watchlist(tmp_path / "w.db") as watchlist:
+        watchlist.add([Target("a.test")])
         watchlist.save_results([make_result("a.test", days=90)])
         watchlist.save_results([make_result("a.test", days=-2)])
         result = watchlist.last_result(("a.test", 443))
@@ -93,11 +95,30 @@ def test_save_results_replaces_and_adds_unknown_targets(tmp_path: Path) -> None:
         assert watchlist.last_result(("nope.test", 443)) is None
 
 
+def test_save_results_never_adds_a_target_that_is_not_watched(tmp_path: Path) -> None:
+    """A check that was running when its target was removed stores nothing for it."""
+    with Watchlist(tmp_path / "w.db") as watchlist:
+        watchlist.add([Target("kept.test"), Target("gone.test")], now=NOW)
+        revision = watchlist.revision()
+        assert watchlist.remove([("gone.test", 443)]) == 1
+        watchlist.save_results(
+            [make_result("kept.test"), make_result("gone.test"), make_result("never.test")]
+        )
+        assert [t.host for t in watchlist.targets()] == ["kept.test"]
+        assert watchlist.last_result(("kept.test", 443)) is not None
+        assert watchlist.last_result(("gone.test", 443)) is None
+        (stored,) = watchlist._db.execute("SELECT COUNT(*) FROM results").fetchone()
+        assert stored == 1
+        assert watchlist.revision() == revision + 1  # the removal; saving is no change
+
+
 def test_save_results_takes_documents_made_elsewhere(tmp_path: Path) -> None:
     """The desktop's engine process encodes the documents; the result is the same."""
     results = [make_result("a.test", days=5), make_result("b.test", days=50)]
     documents = [storage.result_document(r) for r in results]
     with Watchlist(tmp_path / "made.db") as made, Watchlist(tmp_path / "here.db") as here:
+        for store in (made, here):
+            store.add([r.target for r in results])
         made.save_results(results, documents)
         here.save_results(results, [None, None])
         for key in (("a.test", 443), ("b.test", 443)):
@@ -108,6 +129,7 @@ def test_save_results_takes_documents_made_elsewhere(tmp_path: Path) -> None:
 
 def test_remove_drops_results_too(tmp_path: Path) -> None:
     with Watchlist(tmp_path / "w.db") as watchlist:
+        watchlist.add([Target("a.test"), Target("b.test")])
         watchlist.save_results([make_result("a.test"), make_result("b.test")])
         assert watchlist.remove([("a.test", 443), ("zzz.test", 443)]) == 1
         assert [e.target.host for e in watchlist.entries()] == ["b.test"]
@@ -154,14 +176,15 @@ def test_failed_transaction_changes_nothing(tmp_path: Path) -> None:
     class Boom(Exception):
         pass
 
-    def results():  # type: ignore[no-untyped-def]
+    def results() -> Iterator[CheckResult]:
         yield make_result("a.test")
         raise Boom
 
     with Watchlist(tmp_path / "w.db") as watchlist:
+        watchlist.add([Target("a.test")])
         with pytest.raises(Boom):
             watchlist.save_results(results())
-        assert watchlist.entries() == []
+        assert watchlist.last_result(("a.test", 443)) is None
 
 
 def test_unopenable_database_is_a_storage_error(tmp_path: Path) -> None:
@@ -179,6 +202,7 @@ _WRITER = textwrap.dedent(
     from core.storage import Watchlist
 
     watchlist = Watchlist(__import__("pathlib").Path(sys.argv[1]))
+    watchlist.add([Target(f"host{i}.test") for i in range(200)])
     batch = 0
     print("ready", flush=True)
     while True:
@@ -226,3 +250,23 @@ def test_record_new_notifications_in_one_batch(tmp_path: Path) -> None:
         assert watchlist.was_notified(("b.test", 443), Status.EXPIRED, None, NOW.date())
         tomorrow = NOW + timedelta(days=1)
         assert watchlist.record_new_notifications(items[:1], tomorrow) == items[:1]
+
+
+def test_a_mail_server_keeps_the_domain_it_serves_before_and_after_removal(
+    tmp_path: Path,
+) -> None:
+    mail = Target("mx1.example.net", 25, protocol="smtp", serves="example.com")
+    path = tmp_path / "watch.sqlite3"
+    with Watchlist(path) as watchlist:
+        watchlist.add([mail])
+    with Watchlist(path) as watchlist:  # reopened: nothing checked yet, still known
+        (stored,) = watchlist.targets()
+        assert (stored.key, stored.protocol, stored.serves) == (
+            ("smtp://mx1.example.net", 25),
+            "smtp",
+            "example.com",
+        )
+        assert watchlist.entries()[0].target.serves == "example.com"
+        taken = watchlist.take([mail.key])
+        assert watchlist.restore(taken) == 1
+        assert watchlist.targets()[0].serves == "example.com"

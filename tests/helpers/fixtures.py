@@ -6,6 +6,7 @@ from collections.abc import Iterator
 
 import pytest
 
+from tests.helpers.endpoint_world import EndpointWorld
 from tests.helpers.world import LoopbackWorld
 
 
@@ -17,3 +18,13 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LoopbackWorld]:
         yield loopback_world
     finally:
         loopback_world.stop()
+
+
+@pytest.fixture(scope="session")
+def endpoint_world(world: LoopbackWorld) -> Iterator[EndpointWorld]:
+    """Several addresses behind one name, and a DNS server (tests/helpers/endpoint_world)."""
+    endpoints = EndpointWorld(world)
+    try:
+        yield endpoints
+    finally:
+        endpoints.stop()

@@ -13,8 +13,19 @@ Layout of the trusted world::
 
     Domain Check Test Root CA                     (ca_file, 10 years)
      ├── Domain Check Test Intermediate CA        (5 years) issues every trusted leaf
-     └── Domain Check Test Short Intermediate CA  (expires in 5 days) issues shortchain.test
+     ├── Domain Check Test Short Intermediate CA  (expires in 5 days) issues shortchain.test
+     └── Domain Check Test Expired Intermediate CA (expired 3 days ago) issues expiredchain.test
     Domain Check Untrusted Root CA                (untrusted_ca_file) issues untrusted.test
+
+``nochain.test`` is issued by the trusted intermediate, names where to fetch it
+(Authority Information Access, as public CAs do), and is served WITHOUT it: the
+"missing intermediate" misconfiguration.
+
+``expiring.test`` and ``today.test`` are 90-day certificates near their end, so the
+lifetime rule (a third of the lifetime) and the plain 30-day threshold agree on them.
+``Pki.issue(..., age_days=, crl_url=, ocsp_url=)`` makes certificates at any point
+of any lifetime, naming a CRL distribution point and an OCSP responder: see
+``tests.helpers.lifetime_world`` for the short-lived, ARI and revocation hosts.
 
 All times are whole seconds (X.509 stores no fractions), so a test can compare what the
 checker read with ``CertFiles.not_after`` exactly.
@@ -47,7 +58,12 @@ HOSTS = (
     "xn--bcher-kva.test",
     "wildcard.test",
     "shortchain.test",
+    "expiredchain.test",
+    "nochain.test",
 )
+#: Where leaves with Authority Information Access say their issuer can be fetched
+#: (never fetched: nothing listens on port 9 of the loopback).
+ISSUER_URL = "http://127.0.0.1:9/intermediate.crt"
 #: The certificate for connections without SNI (IP targets) and for unknown names.
 DEFAULT_HOST = "localhost"
 
@@ -82,6 +98,10 @@ class CertFiles:
     #: not_after of the intermediate sent with the leaf, ``None`` for root-issued or
     #: self-signed leaves.
     intermediate_not_after: datetime | None = None
+    #: The leaf's serial number and Authority Key Identifier (what ACME Renewal
+    #: Information and CRL/OCSP answers name a certificate by).
+    serial_number: int = 0
+    authority_key_id: bytes | None = None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -108,15 +128,25 @@ class Pki:
         *,
         days: float = 365,
         issuer: Ca | None = None,
+        age_days: float = 1,
+        crl_url: str | None = None,
+        ocsp_url: str | None = None,
     ) -> CertFiles:
-        """A leaf for ``names`` (DNS names or IP literals) from the intermediate CA."""
+        """A leaf for ``names`` (DNS names or IP literals) from the intermediate CA.
+
+        It was issued ``age_days`` ago and expires ``days`` from now (so its lifetime
+        is ``age_days + days``); ``crl_url``/``ocsp_url`` name where its revocation
+        status is published.
+        """
         return make_leaf(
             self.directory,
             stem,
             names,
             issuer=issuer or self.intermediate,
-            not_before=self.now - timedelta(days=1),
+            not_before=self.now - timedelta(days=age_days),
             not_after=self.now + timedelta(days=days),
+            crl_url=crl_url,
+            ocsp_url=ocsp_url,
         )
 
 
@@ -197,6 +227,9 @@ def _leaf_certificate(
     issuer: Ca | None,
     not_before: datetime,
     not_after: datetime,
+    issuer_url: str | None = None,
+    crl_url: str | None = None,
+    ocsp_url: str | None = None,
 ) -> x509.Certificate:
     """A server certificate; ``issuer=None`` makes it self-signed."""
     subject = _name(names[0], organization=None)
@@ -232,6 +265,31 @@ def _leaf_certificate(
             critical=False,
         )
     )
+    access: list[x509.AccessDescription] = []
+    if ocsp_url is not None:
+        access.append(
+            x509.AccessDescription(
+                x509.oid.AuthorityInformationAccessOID.OCSP,
+                x509.UniformResourceIdentifier(ocsp_url),
+            )
+        )
+    if issuer_url is not None:
+        access.append(
+            x509.AccessDescription(
+                x509.oid.AuthorityInformationAccessOID.CA_ISSUERS,
+                x509.UniformResourceIdentifier(issuer_url),
+            )
+        )
+    if access:
+        builder = builder.add_extension(x509.AuthorityInformationAccess(access), critical=False)
+    if crl_url is not None:
+        point = x509.DistributionPoint(
+            full_name=[x509.UniformResourceIdentifier(crl_url)],
+            relative_name=None,
+            reasons=None,
+            crl_issuer=None,
+        )
+        builder = builder.add_extension(x509.CRLDistributionPoints([point]), critical=False)
     return builder.sign(signing_key, hashes.SHA256())
 
 
@@ -247,15 +305,31 @@ def make_leaf(
     issuer: Ca | None,
     not_before: datetime,
     not_after: datetime,
+    issuer_url: str | None = None,
+    send_chain: bool = True,
+    crl_url: str | None = None,
+    ocsp_url: str | None = None,
 ) -> CertFiles:
     """Write ``STEM.crt``, ``STEM.key`` and ``STEM.chain.pem`` for ``names`` into ``directory``.
 
     ``names`` are DNS names (``*.bench.test`` allowed) or IP literals; the first is also
     the subject's common name. ``issuer=None`` makes a self-signed certificate.
+    ``issuer_url`` adds Authority Information Access; ``send_chain=False`` leaves the
+    intermediates out of ``STEM.chain.pem`` (a misconfigured server). ``crl_url`` adds
+    a CRL distribution point, ``ocsp_url`` an OCSP responder.
     """
     directory.mkdir(parents=True, exist_ok=True)
     key = _new_key()
-    cert = _leaf_certificate(names, key, issuer=issuer, not_before=not_before, not_after=not_after)
+    cert = _leaf_certificate(
+        names,
+        key,
+        issuer=issuer,
+        not_before=not_before,
+        not_after=not_after,
+        issuer_url=issuer_url,
+        crl_url=crl_url,
+        ocsp_url=ocsp_url,
+    )
     cert_file = directory / f"{stem}.crt"
     key_file = directory / f"{stem}.key"
     chain_file = directory / f"{stem}.chain.pem"
@@ -267,7 +341,7 @@ def make_leaf(
             serialization.NoEncryption(),
         )
     )
-    chain = issuer.chain if issuer else ()
+    chain = issuer.chain if issuer and send_chain else ()
     chain_file.write_bytes(_pem(cert, *chain))
     return CertFiles(
         cert_file=cert_file,
@@ -277,7 +351,17 @@ def make_leaf(
         not_before=cert.not_valid_before_utc,
         sans=tuple(names),
         intermediate_not_after=min((c.not_valid_after_utc for c in chain), default=None),
+        serial_number=cert.serial_number,
+        authority_key_id=_authority_key_id(cert),
     )
+
+
+def _authority_key_id(cert: x509.Certificate) -> bytes | None:
+    try:
+        extension = cert.extensions.get_extension_for_class(x509.AuthorityKeyIdentifier)
+    except x509.ExtensionNotFound:
+        return None
+    return extension.value.key_identifier
 
 
 def make_pki(directory: Path, now: datetime | None = None) -> Pki:
@@ -299,6 +383,12 @@ def make_pki(directory: Path, now: datetime | None = None) -> Pki:
         not_after=now + 5 * day,
         parent=root,
     )
+    expired_intermediate = make_ca(
+        "Domain Check Test Expired Intermediate CA",
+        not_before=now - 400 * day,
+        not_after=now - 3 * day,
+        parent=root,
+    )
     untrusted_root = make_ca(
         "Domain Check Untrusted Root CA", not_before=now - day, not_after=now + 3650 * day
     )
@@ -314,6 +404,8 @@ def make_pki(directory: Path, now: datetime | None = None) -> Pki:
         issuer: Ca | None = intermediate,
         starts: timedelta = -day,
         ends: timedelta = 365 * day,
+        issuer_url: str | None = None,
+        send_chain: bool = True,
     ) -> CertFiles:
         return make_leaf(
             directory,
@@ -322,12 +414,17 @@ def make_pki(directory: Path, now: datetime | None = None) -> Pki:
             issuer=issuer,
             not_before=now + starts,
             not_after=now + ends,
+            issuer_url=issuer_url,
+            send_chain=send_chain,
         )
 
     certs = {
         "valid.test": leaf("valid", ["valid.test"]),
-        "expiring.test": leaf("expiring", ["expiring.test"], ends=10 * day),
-        "today.test": leaf("today", ["today.test"], ends=timedelta(hours=3)),
+        # 90-day certificates near their end: expiring by the plain threshold.
+        "expiring.test": leaf("expiring", ["expiring.test"], starts=-80 * day, ends=10 * day),
+        "today.test": leaf(
+            "today", ["today.test"], starts=-90 * day + timedelta(hours=3), ends=timedelta(hours=3)
+        ),
         "expired.test": leaf("expired", ["expired.test"], starts=-90 * day, ends=-2 * day),
         "notyet.test": leaf("notyet", ["notyet.test"], starts=2 * day, ends=92 * day),
         "selfsigned.test": leaf("selfsigned", ["selfsigned.test"], issuer=None),
@@ -336,6 +433,10 @@ def make_pki(directory: Path, now: datetime | None = None) -> Pki:
         "xn--bcher-kva.test": leaf("idn", ["xn--bcher-kva.test"]),
         "wildcard.test": leaf("wildcard", ["*.wildcard.test"]),
         "shortchain.test": leaf("shortchain", ["shortchain.test"], issuer=short_intermediate),
+        "expiredchain.test": leaf(
+            "expiredchain", ["expiredchain.test"], issuer=expired_intermediate, ends=199 * day
+        ),
+        "nochain.test": leaf("nochain", ["nochain.test"], issuer_url=ISSUER_URL, send_chain=False),
         DEFAULT_HOST: leaf("localhost", ["localhost", "127.0.0.1", "::1"]),
     }
     return Pki(

@@ -115,6 +115,7 @@ class RdapServer:
         self._statuses: dict[str, int] = {}
         self._rate_limits: dict[str, tuple[int, int]] = {}
         self._redirects: dict[str, str] = {}
+        self._raw: dict[str, bytes] = {}
         self._log: list[str] = []
         self._active = 0
         self._max_active = 0
@@ -186,6 +187,11 @@ class RdapServer:
         with self._lock:
             self._domains[name.lower()] = _Domain(expires, registrar)
 
+    def add_raw(self, name: str, body: bytes) -> None:
+        """Serve ``name`` with exactly ``body`` (a captured real answer)."""
+        with self._lock:
+            self._raw[name.lower()] = body
+
     def set_status(self, name: str, status_code: int) -> None:
         """Answer ``name`` with this HTTP status (404, 500, ...) and an RFC 9083 error
         object from now on; ``200`` goes back to answering normally."""
@@ -243,6 +249,9 @@ class RdapServer:
                 code = self._statuses[name]
                 return _error(code, f"HTTP {code}", "configured by the test")
             domain = self._domains.get(name)
+            raw = self._raw.get(name)
+        if raw is not None:
+            return 200, {"Content-Type": RDAP_MEDIA_TYPE}, raw
         if domain is None:
             return _error(404, "Not Found", f"{name} is not registered here")
         body = json.dumps(domain_object(name, domain.expires, domain.registrar)).encode()

@@ -116,6 +116,10 @@ class LoopbackServer:
         self._port: int | None = None
         self._startup_error: BaseException | None = None
         self._handlers: set[asyncio.Task[None]] = set()
+        #: Where to listen; set before ``start()`` to serve on another loopback
+        #: address (127.0.0.2...) or a given port (several addresses, one port).
+        self.bind_address = _LOOPBACK
+        self.bind_port = 0
 
     @property
     def port(self) -> int:
@@ -174,7 +178,7 @@ class LoopbackServer:
         self._stop_requested = asyncio.Event()
         listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         try:
-            listener.bind((_LOOPBACK, 0))
+            listener.bind((self.bind_address, self.bind_port))
             listener.listen(_BACKLOG)
             listener.setblocking(False)
             self._port = listener.getsockname()[1]
