@@ -2,7 +2,10 @@
 
 The lifespan owns the process-wide resources: the database engine (migrated at
 start unless ``AUTO_MIGRATE=false``), the mailer, the one analytics client (shut
-down with a bounded wait) and the in-process reminder timer. Anything can be
+down with a bounded wait), the in-process reminder timer and its health (SQLite; on
+PostgreSQL ``domaincheck-backend worker`` processes run the reminders), and the
+:class:`~backend.limits.Limits` (thread pools and semaphores kept apart so that
+health checks never queue behind mail or checks). Anything can be
 injected for tests; settings are read through ``get_settings`` so
 ``app.dependency_overrides`` changes them for the lifespan and routes alike.
 """
@@ -28,7 +31,11 @@ from backend.api.deps import get_core_settings
 from backend.api.routes import check, health, notifications, otp, unsubscribe
 from backend.config import BackendSettings, get_settings
 from backend.email import Mailer, mailer_from_settings
-from backend.reminders import scheduler_loop
+from backend.http_guards import JsonBodiesOnly, SecurityHeaders
+from backend.limits import Limits
+from backend.logs import install_redaction
+from backend.registry_limits import shared_registry_gates
+from backend.scheduler import SchedulerHealth, scheduler_loop, watch
 
 log = logging.getLogger(__name__)
 
@@ -50,7 +57,8 @@ def resolve_settings(app: FastAPI) -> BackendSettings:
 @contextlib.asynccontextmanager
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     settings = resolve_settings(app)
-    engine = db.make_engine(settings.effective_database_url)
+    install_redaction()
+    engine = db.make_engine(settings.effective_database_url, pool_size=settings.database_pool_size)
     if settings.auto_migrate:
         await anyio.to_thread.run_sync(db.migrate, engine)
     app.state.settings = settings
@@ -60,9 +68,23 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     injected_analytics: Analytics | None = app.state.injected_analytics
     app.state.mailer = injected_mailer or mailer_from_settings(settings)
     app.state.analytics = injected_analytics or analytics_from_settings(settings)
+    app.state.limits = Limits.from_settings(settings)
+    # On PostgreSQL, /api/check shares the RDAP slots and WHOIS turns with the other
+    # replicas and the workers (backend.registry_limits); SQLite means one process.
+    gates = contextlib.AsyncExitStack()
+    app.state.rdap_gate = app.state.whois_gate = None
+    if not db.is_sqlite(settings.effective_database_url):
+        app.state.rdap_gate, app.state.whois_gate = await gates.enter_async_context(
+            shared_registry_gates(
+                db.normalize_url(settings.effective_database_url),
+                rdap_limit=settings.rdap_per_server_limit,
+            )
+        )
     scheduler: asyncio.Task[None] | None = None
-    if settings.check_interval_seconds > 0:
+    app.state.scheduler_health = None
+    if settings.check_interval_seconds > 0 and settings.runs_reminders_in_process:
         core_settings = app.dependency_overrides.get(get_core_settings, get_core_settings)()
+        health = app.state.scheduler_health = SchedulerHealth()
         scheduler = asyncio.create_task(
             scheduler_loop(
                 app.state.sessionmaker,
@@ -70,9 +92,11 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
                 mailer=app.state.mailer,
                 analytics=app.state.analytics,
                 core_settings=core_settings,
+                health=health,
             ),
             name="reminder-scheduler",
         )
+        watch(scheduler, health)
     try:
         yield
     finally:
@@ -80,6 +104,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
             scheduler.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await scheduler
+        await gates.aclose()
         if injected_analytics is None:
             await anyio.to_thread.run_sync(app.state.analytics.shutdown)
         engine.dispose()
@@ -209,6 +234,8 @@ def create_app(
     for module in (otp, notifications, check, unsubscribe, health):
         app.include_router(module.router)
     errors.install(app)
-    app.add_middleware(BodySizeLimit)
-    app.add_middleware(AnalyticsContext)  # outermost: sees every response, 413s too
+    app.add_middleware(JsonBodiesOnly)
+    app.add_middleware(BodySizeLimit)  # before the type check: a bad length is a 400
+    app.add_middleware(AnalyticsContext)  # sees every response, 413s and 415s too
+    app.add_middleware(SecurityHeaders)  # outermost: every response gets the headers
     return app

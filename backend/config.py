@@ -54,6 +54,9 @@ class BackendSettings(BaseSettings):
     environment: Environment = "local"
     #: SQLAlchemy URL; empty = SQLite in the per-user data folder.
     database_url: str = ""
+    #: PostgreSQL connections each process keeps open (``serve`` workers x this, plus
+    #: reminder workers, must stay under the server's ``max_connections``).
+    database_pool_size: int = Field(default=10, ge=1)
     #: Run the Alembic migrations when the service starts (on by default: zero setup).
     auto_migrate: bool = True
 
@@ -63,7 +66,13 @@ class BackendSettings(BaseSettings):
     smtp_user: str | None = None
     smtp_password: SecretStr | None = None
     smtp_tls: SmtpTls = "starttls"
+    #: Bounds connecting and each SMTP command (RFC 5321 §4.5.3.2 allows minutes).
     smtp_timeout_seconds: float = Field(default=20.0, gt=0)
+    #: The wait for the reply to the end of DATA: RFC 5321's 10 minutes. Giving up
+    #: earlier is what delivers a second copy (the relay may have accepted it).
+    smtp_data_timeout_seconds: float = Field(default=600.0, gt=0)
+    #: Mail sends in flight at once (own threads: health checks never wait for mail).
+    mail_concurrency: int = Field(default=8, ge=1)
     mail_from: str = "Domain Check <noreply@localhost>"
     #: Where mail goes without ``SMTP_HOST``; empty = ``outbox/`` in the data folder.
     outbox_dir: Path | None = None
@@ -74,9 +83,21 @@ class BackendSettings(BaseSettings):
 
     #: Seconds between in-process reminder runs; 0 = only ``run-checks`` (cron).
     check_interval_seconds: int = Field(default=86_400, ge=0)
-    #: A reminder run holds the scheduler lease this long before another replica may
-    #: take over (a crashed run must not block reminders forever).
-    check_lease_seconds: int = Field(default=3_600, gt=0)
+    #: A reminder run holds the scheduler lease this long and renews it every third
+    #: of that while alive, so a crashed run blocks other replicas this long at most.
+    check_lease_seconds: int = Field(default=120, ge=3)
+    #: Run reminders inside ``serve`` (the in-process timer). Unset: yes on SQLite,
+    #: no on PostgreSQL, where ``domaincheck-backend worker`` processes run them.
+    reminders_in_process: bool | None = None
+    #: Watched names per batch of a run on the task queue (a subscriber is never split).
+    reminder_batch_names: int = Field(default=100, ge=1)
+    #: Jobs (batches, sends) one ``worker`` process runs at once.
+    worker_concurrency: int = Field(default=4, ge=1)
+    #: A worker silent (no heartbeat) this long is taken for dead and its jobs are
+    #: retried by another; heartbeats go every third of it.
+    worker_stalled_seconds: float = Field(default=30.0, ge=1)
+    #: Requests in flight to one RDAP server over *all* workers together.
+    rdap_per_server_limit: int = Field(default=4, ge=1)
 
     posthog_api_key: str | None = None
     posthog_host: str = "https://us.i.posthog.com"
@@ -90,6 +111,16 @@ class BackendSettings(BaseSettings):
     #: Take the client address from ``X-Forwarded-For`` (only behind a trusted proxy).
     trust_forwarded_for: bool = False
     max_body_bytes: int = Field(default=MAX_BODY_BYTES, ge=1_024)
+    #: Global caps: addresses with reminders, and watched names over all of them.
+    max_subscribers: int = Field(default=100_000, ge=1)
+    max_watched_names: int = Field(default=1_000_000, ge=1)
+    #: ``/api/check`` requests checked at once; more get 503 with ``Retry-After``.
+    max_concurrent_checks: int = Field(default=4, ge=1)
+    #: ``serve``: connections and requests at once (more get 503), and how long an
+    #: idle keep-alive connection / one that has not sent its request stays open.
+    http_max_connections: int = Field(default=500, ge=1)
+    http_keep_alive_seconds: float = Field(default=5.0, gt=0)
+    http_request_timeout_seconds: float = Field(default=10.0, gt=0)
     #: Let ``/api/check`` and subscriptions name private/loopback IP literals
     #: (off: the service must not become a port scanner for the inside network).
     allow_private_targets: bool = False
@@ -97,6 +128,17 @@ class BackendSettings(BaseSettings):
     @property
     def effective_database_url(self) -> str:
         return self.database_url or default_database_url()
+
+    @property
+    def runs_reminders_in_process(self) -> bool:
+        """Whether ``serve`` runs the reminder timer (see ``reminders_in_process``)."""
+        if self.reminders_in_process is not None:
+            return self.reminders_in_process
+        return self.uses_sqlite
+
+    @property
+    def uses_sqlite(self) -> bool:
+        return self.effective_database_url.split(":", 1)[0].split("+", 1)[0] == "sqlite"
 
     @property
     def effective_outbox_dir(self) -> Path:

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import ColumnElement, delete, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -23,7 +23,7 @@ from backend.models import (
     Subscription,
 )
 from backend.security import generate_public_id
-from core.models import Target
+from backend.targets import Watched, stored_protocol
 
 # --- rate limits -----------------------------------------------------------------
 
@@ -53,24 +53,35 @@ def prune(session: Session, *, before: datetime) -> None:
 # --- one-time codes --------------------------------------------------------------
 
 
-def latest_otp(session: Session, *, email: str) -> OtpCode | None:
+def _same_client(ip_hash: str | None) -> ColumnElement[bool]:
+    """Codes requested by this client (``ip_hash`` ``None``: an unknown client)."""
+    return OtpCode.ip_hash.is_(None) if ip_hash is None else OtpCode.ip_hash == ip_hash
+
+
+def latest_otp(session: Session, *, email: str, ip_hash: str | None) -> OtpCode | None:
+    """The newest code this client requested for ``email``."""
     query = (
         select(OtpCode)
-        .where(OtpCode.email == email)
+        .where(OtpCode.email == email, _same_client(ip_hash))
         .order_by(OtpCode.created_at.desc(), OtpCode.id.desc())
         .limit(1)
     )
     return session.scalar(query)
 
 
-def count_otps(session: Session, *, email: str, since: datetime) -> int:
-    query = select(func.count()).where(OtpCode.email == email, OtpCode.created_at > since)
+def count_otps(session: Session, *, email: str, ip_hash: str | None, since: datetime) -> int:
+    """Codes this client had sent to ``email`` since ``since``."""
+    query = select(func.count()).where(
+        OtpCode.email == email, _same_client(ip_hash), OtpCode.created_at > since
+    )
     return session.scalar(query) or 0
 
 
-def oldest_otp_since(session: Session, *, email: str, since: datetime) -> datetime | None:
+def oldest_otp_since(
+    session: Session, *, email: str, ip_hash: str | None, since: datetime
+) -> datetime | None:
     query = select(func.min(OtpCode.created_at)).where(
-        OtpCode.email == email, OtpCode.created_at > since
+        OtpCode.email == email, _same_client(ip_hash), OtpCode.created_at > since
     )
     return session.scalar(query)
 
@@ -97,9 +108,15 @@ def create_otp(
     now: datetime,
     ttl: timedelta,
 ) -> OtpCode:
-    """A new code for ``email``; every older code of that address dies with it."""
+    """A new code for ``email``; older codes *this client* requested die with it.
+
+    Codes other clients requested stay alive: a stranger asking for codes must not
+    kill the one the owner is about to type.
+    """
     session.execute(
-        update(OtpCode).where(OtpCode.email == email, OtpCode.used_at.is_(None)).values(used_at=now)
+        update(OtpCode)
+        .where(OtpCode.email == email, _same_client(ip_hash), OtpCode.used_at.is_(None))
+        .values(used_at=now)
     )
     code = OtpCode(
         email=email,
@@ -115,15 +132,32 @@ def create_otp(
     return code
 
 
-def live_otp(session: Session, *, email: str, now: datetime) -> OtpCode | None:
-    """The address's current code, if it is unused and unexpired."""
+def live_otps(
+    session: Session,
+    *,
+    email: str,
+    operation: str,
+    now: datetime,
+    ip_hash: str | None = None,
+    own_only: bool = False,
+) -> list[OtpCode]:
+    """Unused, unexpired ``operation`` codes of the address, newest first.
+
+    ``own_only``: only those the client ``ip_hash`` requested.
+    """
     query = (
         select(OtpCode)
-        .where(OtpCode.email == email, OtpCode.used_at.is_(None), OtpCode.expires_at > now)
+        .where(
+            OtpCode.email == email,
+            OtpCode.operation == operation,
+            OtpCode.used_at.is_(None),
+            OtpCode.expires_at > now,
+        )
         .order_by(OtpCode.created_at.desc(), OtpCode.id.desc())
-        .limit(1)
     )
-    return session.scalar(query)
+    if own_only:
+        query = query.where(_same_client(ip_hash))
+    return list(session.scalars(query))
 
 
 def reserve_otp_attempt(session: Session, *, otp_id: int, now: datetime, max_attempts: int) -> bool:
@@ -225,20 +259,42 @@ def upsert_subscriber(
 
 
 def add_subscriptions(
-    session: Session, *, subscriber: Subscriber, targets: Iterable[Target], now: datetime
+    session: Session, *, subscriber: Subscriber, watched: Iterable[Watched], now: datetime
 ) -> None:
-    """Watch ``targets`` too (already watched ones keep their reminder state)."""
+    """Watch these too (already watched ones keep their reminder state).
+
+    An explicit entry (an object in the request) sets the domain's own threshold and
+    hand-entered date; a plain one leaves them as they are.
+    """
+    watched = list(watched)
     rows = [
         {
             "subscriber_id": subscriber.id,
-            "host": target.host,
-            "port": target.port,
-            "display": target.display,
+            "protocol": stored_protocol(item.target),
+            "host": item.target.host,
+            "port": item.target.port,
+            "display": item.target.display,
             "created_at": now,
         }
-        for target in targets
+        for item in watched
     ]
     _insert_ignoring_conflicts(session, Subscription, rows)
+    for item in watched:
+        if item.explicit:
+            session.execute(
+                update(Subscription)
+                .where(
+                    Subscription.subscriber_id == subscriber.id,
+                    Subscription.protocol == stored_protocol(item.target),
+                    Subscription.host == item.target.host,
+                    Subscription.port == item.target.port,
+                )
+                .values(
+                    threshold_days=item.threshold_days,
+                    registration_expires=item.registration_expires,
+                )
+                .execution_options(synchronize_session=False)
+            )
     session.expire(subscriber, ["subscriptions"])
 
 
@@ -248,18 +304,32 @@ def count_subscriptions(session: Session, *, subscriber: Subscriber) -> int:
 
 
 def replace_subscriptions(
-    session: Session, *, subscriber: Subscriber, targets: Sequence[Target], now: datetime
+    session: Session, *, subscriber: Subscriber, watched: Sequence[Watched], now: datetime
 ) -> None:
-    wanted = {target.key for target in targets}
+    wanted = {
+        (stored_protocol(item.target), item.target.host, item.target.port) for item in watched
+    }
     for subscription in list(subscriber.subscriptions):
-        if (subscription.host, subscription.port) not in wanted:
+        if (subscription.protocol, subscription.host, subscription.port) not in wanted:
             session.delete(subscription)
     session.flush()
-    add_subscriptions(session, subscriber=subscriber, targets=targets, now=now)
+    add_subscriptions(session, subscriber=subscriber, watched=watched, now=now)
 
 
-def add_token(session: Session, *, subscriber: Subscriber, token_hash: str, now: datetime) -> None:
+def replace_tokens(
+    session: Session, *, subscriber: Subscriber, token_hash: str, now: datetime
+) -> None:
+    """The subscriber's one management token from now on: older ones stop working."""
+    session.execute(delete(ManagementToken).where(ManagementToken.subscriber_id == subscriber.id))
     session.add(ManagementToken(subscriber_id=subscriber.id, token_hash=token_hash, created_at=now))
+
+
+def count_subscribers(session: Session) -> int:
+    return session.scalar(select(func.count()).select_from(Subscriber)) or 0
+
+
+def count_all_subscriptions(session: Session) -> int:
+    return session.scalar(select(func.count()).select_from(Subscription)) or 0
 
 
 def delete_subscriber(session: Session, *, subscriber: Subscriber) -> None:

@@ -2,16 +2,19 @@
 
 ``build_*`` functions return a complete :class:`email.message.EmailMessage`; a
 :class:`Mailer` delivers it. ``SmtpMailer`` speaks SMTP (STARTTLS, implicit TLS or
-plain); without ``SMTP_HOST`` the ``OutboxMailer`` writes ``.eml`` files to a folder
-and logs where, so the service works with zero setup.
+plain) with RFC 5321's timeouts; without ``SMTP_HOST`` the ``OutboxMailer`` writes
+``.eml`` files (mode 0600, in a 0700 folder: they hold codes and unsubscribe links)
+to a folder and logs where, so the service works with zero setup.
 """
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
 import secrets
 import smtplib
+import socket
 import ssl
 from datetime import datetime
 from email.message import EmailMessage
@@ -20,10 +23,13 @@ from email.utils import format_datetime, make_msgid
 from importlib import resources
 from pathlib import Path
 from string import Template
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 from urllib.parse import quote
 
 from backend.config import OTP_TTL_SECONDS, BackendSettings
+
+if TYPE_CHECKING:
+    from _typeshed import ReadableBuffer
 
 log = logging.getLogger(__name__)
 
@@ -35,6 +41,14 @@ _PURPOSES = {
 
 class MailError(Exception):
     """The message could not be handed to the mail server (``str()`` is safe to log)."""
+
+
+class MailOutcomeUnknown(MailError):
+    """The whole message went out but no reply to the end of DATA came back.
+
+    The relay may have accepted it, so sending it again could deliver a second
+    copy; reminders in this state are not retried.
+    """
 
 
 class Mailer(Protocol):
@@ -105,14 +119,47 @@ def build_reminder_email(
     return message
 
 
-def new_message_id(settings: BackendSettings) -> str:
-    return f"<reminder.{secrets.token_hex(12)}@{_mail_domain(settings)}>"
+def stable_message_id(settings: BackendSettings, *parts: str) -> str:
+    """The same Message-ID for the same ``parts`` (a subscriber and its news)."""
+    digest = hashlib.sha256("\x1f".join(parts).encode()).hexdigest()[:32]
+    return f"<reminder.{digest}@{_mail_domain(settings)}>"
 
 
 def _mail_domain(settings: BackendSettings) -> str:
     address = settings.mail_from.rsplit("<", 1)[-1].rstrip(">").strip()
     domain = address.rpartition("@")[2]
     return domain or "localhost"
+
+
+class _RfcTimeouts:
+    """RFC 5321 §4.5.3.2 timeouts for ``smtplib``: short per command, long for the end.
+
+    The socket timeout (``SMTP_TIMEOUT_SECONDS``) bounds connecting and each
+    command. Once the message body and its final ``.`` are sent, the wait for the
+    reply is the RFC's 10 minutes (``SMTP_DATA_TIMEOUT_SECONDS``): a relay that
+    answers 250 late has still taken the message, and giving up there is what
+    used to send a second copy. ``end_of_data_sent`` tells the caller whether a
+    failure may have come after the relay got everything.
+    """
+
+    data_timeout_seconds: float = 600.0
+    end_of_data_sent: bool = False
+    sock: socket.socket | None
+
+    def send(self, s: ReadableBuffer | str) -> None:
+        super().send(s)  # type: ignore[misc]
+        if isinstance(s, bytes) and s.endswith(b"\r\n.\r\n"):
+            self.end_of_data_sent = True
+            if self.sock is not None:
+                self.sock.settimeout(self.data_timeout_seconds)
+
+
+class _Smtp(_RfcTimeouts, smtplib.SMTP):
+    pass
+
+
+class _SmtpSsl(_RfcTimeouts, smtplib.SMTP_SSL):
+    pass
 
 
 class SmtpMailer:
@@ -127,6 +174,7 @@ class SmtpMailer:
         user: str | None = None,
         password: str | None = None,
         timeout_seconds: float = 20.0,
+        data_timeout_seconds: float = 600.0,
         ssl_context: ssl.SSLContext | None = None,
     ) -> None:
         self.host = host
@@ -135,6 +183,7 @@ class SmtpMailer:
         self.user = user
         self.password = password
         self.timeout_seconds = timeout_seconds
+        self.data_timeout_seconds = data_timeout_seconds
         self.ssl_context = ssl_context or ssl.create_default_context()
 
     @classmethod
@@ -148,25 +197,50 @@ class SmtpMailer:
             user=settings.smtp_user,
             password=password,
             timeout_seconds=settings.smtp_timeout_seconds,
+            data_timeout_seconds=settings.smtp_data_timeout_seconds,
         )
 
     def send(self, message: EmailMessage) -> None:
+        """Deliver ``message``; :class:`MailOutcomeUnknown` when the relay may have it."""
+        smtp: _Smtp | _SmtpSsl | None = None
         try:
-            smtp: smtplib.SMTP
             if self.tls == "ssl":
-                smtp = smtplib.SMTP_SSL(
+                smtp = _SmtpSsl(
                     self.host, self.port, timeout=self.timeout_seconds, context=self.ssl_context
                 )
             else:
-                smtp = smtplib.SMTP(self.host, self.port, timeout=self.timeout_seconds)
-            with smtp:
-                if self.tls == "starttls":
-                    smtp.starttls(context=self.ssl_context)
-                if self.user:
-                    smtp.login(self.user, self.password or "")
-                smtp.send_message(message)
+                smtp = _Smtp(self.host, self.port, timeout=self.timeout_seconds)
+            smtp.data_timeout_seconds = self.data_timeout_seconds
+            if self.tls == "starttls":
+                smtp.starttls(context=self.ssl_context)
+            if self.user:
+                smtp.login(self.user, self.password or "")
+            smtp.send_message(message)
+        except smtplib.SMTPResponseException as exc:
+            # The relay answered, even after the end of DATA: it did not take it.
+            raise MailError(f"SMTP delivery failed ({type(exc).__name__} {exc.smtp_code})") from exc
         except (smtplib.SMTPException, OSError) as exc:
+            if smtp is not None and smtp.end_of_data_sent:
+                raise MailOutcomeUnknown(
+                    f"no reply from the mail server after the message was sent "
+                    f"({type(exc).__name__}); it may have been delivered"
+                ) from exc
             raise MailError(f"SMTP delivery failed ({type(exc).__name__})") from exc
+        finally:
+            if smtp is not None:
+                _quit_quietly(smtp)
+
+
+def _quit_quietly(smtp: smtplib.SMTP) -> None:
+    """Say goodbye; once the message is accepted nothing here can fail the send."""
+    try:
+        if smtp.sock is not None:
+            smtp.sock.settimeout(min(smtp.timeout, 5.0) if smtp.timeout else 5.0)
+            smtp.quit()
+    except (smtplib.SMTPException, OSError):
+        pass
+    finally:
+        smtp.close()
 
 
 class OutboxMailer:
@@ -177,11 +251,14 @@ class OutboxMailer:
 
     def send(self, message: EmailMessage) -> None:
         try:
-            self.directory.mkdir(parents=True, exist_ok=True)
+            # Codes and unsubscribe links are inside: a new folder is 0700, files 0600.
+            self.directory.mkdir(mode=0o700, parents=True, exist_ok=True)
             name = f"{datetime.now().strftime('%Y%m%dT%H%M%S')}-{secrets.token_hex(4)}.eml"
             path = self.directory / name
             partial = path.with_suffix(".partial")
-            partial.write_bytes(message.as_bytes(policy=SMTP))
+            fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            with os.fdopen(fd, "wb") as file:
+                file.write(message.as_bytes(policy=SMTP))
             os.replace(partial, path)
         except OSError as exc:
             raise MailError(f"could not write to the outbox ({type(exc).__name__})") from exc

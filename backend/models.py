@@ -101,16 +101,28 @@ class Subscription(Base):
     """
 
     __tablename__ = "subscriptions"
-    __table_args__ = (UniqueConstraint("subscriber_id", "host", "port"),)
+    __table_args__ = (UniqueConstraint("subscriber_id", "protocol", "host", "port"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     subscriber_id: Mapped[int] = mapped_column(
         ForeignKey("subscribers.id", ondelete="CASCADE"), index=True
     )
+    #: ``Target.protocol``: ``"tls"`` (bare names, ``host:port``, ``https://``), a
+    #: STARTTLS/implicit-TLS scheme (``"smtp"``, ``"imaps"``...), or ``"mx"`` for an
+    #: ``mx:domain`` entry, whose MX hosts are looked up at every run.
+    protocol: Mapped[str] = mapped_column(String(20), default="tls", server_default="tls")
     host: Mapped[str] = mapped_column(String(255))
     port: Mapped[int] = mapped_column(Integer)
     display: Mapped[str] = mapped_column(String(1024))
     created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    #: This domain's own threshold (issue 15); ``None``: the subscriber's.
+    threshold_days: Mapped[int | None] = mapped_column(Integer, default=None)
+    #: A registration expiry entered by hand (issue 14), used where the registry
+    #: publishes none.
+    registration_expires: Mapped[datetime | None] = mapped_column(UtcDateTime, default=None)
+    #: The registry's last answer (JSON: registrar, statuses, name servers, expiry),
+    #: to tell this subscriber what changed since (:mod:`backend.registrations`).
+    last_registration: Mapped[str | None] = mapped_column(Text, default=None)
 
     tls_key: Mapped[str | None] = mapped_column(String(200), default=None)
     tls_level: Mapped[int | None] = mapped_column(Integer, default=None)
@@ -171,7 +183,8 @@ class Reminder(Base):
     subscriber_id: Mapped[int] = mapped_column(
         ForeignKey("subscribers.id", ondelete="CASCADE"), index=True
     )
-    #: Stable Message-ID, so a retry after an unconfirmed send can be deduplicated.
+    #: Stable per (subscriber, news): the same news can be queued only once, and a
+    #: copy that does go out twice can be recognised by mail clients.
     message_id: Mapped[str] = mapped_column(String(200), unique=True)
     subject: Mapped[str] = mapped_column(String(300))
     body: Mapped[str] = mapped_column(Text)
@@ -181,6 +194,11 @@ class Reminder(Base):
     last_error: Mapped[str | None] = mapped_column(String(300), default=None)
     lease_owner: Mapped[str | None] = mapped_column(String(64), default=None)
     lease_until: Mapped[datetime | None] = mapped_column(UtcDateTime, default=None)
+    #: The idempotency record: set (and committed) before a send is attempted,
+    #: cleared only when the send failed for sure. Set without ``sent_at`` means
+    #: the outcome is unknown (a crash, or no reply to the end of DATA): the
+    #: relay may have the message, so it is never sent again.
+    send_started_at: Mapped[datetime | None] = mapped_column(UtcDateTime, default=None)
 
 
 class SchedulerLease(Base):
@@ -193,3 +211,41 @@ class SchedulerLease(Base):
     lease_until: Mapped[datetime | None] = mapped_column(UtcDateTime, default=None)
     last_started_at: Mapped[datetime | None] = mapped_column(UtcDateTime, default=None)
     last_completed_at: Mapped[datetime | None] = mapped_column(UtcDateTime, default=None)
+
+
+class ReminderRun(Base):
+    """One reminder run on the task queue (PostgreSQL): its batches say when it is done.
+
+    The worker that plans a run stores it with all its batches in one transaction,
+    then hands the batches to the queue and stamps ``queued_at``; a run without that
+    stamp was planned by a worker that died, and the next tick queues it again.
+    """
+
+    __tablename__ = "reminder_runs"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    started_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    queued_at: Mapped[datetime | None] = mapped_column(UtcDateTime, default=None)
+    completed_at: Mapped[datetime | None] = mapped_column(UtcDateTime, default=None)
+    subscribers: Mapped[int] = mapped_column(Integer, default=0)
+    domains: Mapped[int] = mapped_column(Integer, default=0)
+    batches: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class ReminderBatch(Base):
+    """A share of a run: some subscribers, about ``REMINDER_BATCH_NAMES`` watched names."""
+
+    __tablename__ = "reminder_batches"
+    __table_args__ = (UniqueConstraint("run_id", "seq"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    run_id: Mapped[int] = mapped_column(
+        ForeignKey("reminder_runs.id", ondelete="CASCADE"), index=True
+    )
+    seq: Mapped[int] = mapped_column(Integer)
+    #: Comma-separated subscriber ids (a batch never splits one subscriber's names,
+    #: so each subscriber still gets one mail per run).
+    subscriber_ids: Mapped[str] = mapped_column(Text)
+    names: Mapped[int] = mapped_column(Integer, default=0)
+    reminders_queued: Mapped[int] = mapped_column(Integer, default=0)
+    done_at: Mapped[datetime | None] = mapped_column(UtcDateTime, default=None)

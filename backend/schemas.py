@@ -6,7 +6,7 @@ The paths and field names are a contract with the desktop app: keep them.
 from __future__ import annotations
 
 import re
-from datetime import datetime
+from datetime import date, datetime
 from typing import Annotated, Any, Literal
 
 import idna
@@ -67,6 +67,20 @@ EmailAddress = Annotated[
 DomainEntry = Annotated[str, StringConstraints(max_length=MAX_DOMAIN_ENTRY_CHARS)]
 ThresholdDays = Annotated[int, Field(ge=0, le=MAX_THRESHOLD_DAYS)]
 OtpCodeText = Annotated[str, StringConstraints(max_length=32)]
+#: Hand-entered registration dates outside these years are typing mistakes.
+MIN_MANUAL_YEAR = 2000
+MAX_MANUAL_YEAR = 2200
+
+
+def _plausible_date(value: date) -> date:
+    if not MIN_MANUAL_YEAR <= value.year <= MAX_MANUAL_YEAR:
+        raise ValueError(
+            f"registration_expires must be a date between {MIN_MANUAL_YEAR} and {MAX_MANUAL_YEAR}"
+        )
+    return value
+
+
+ManualDate = Annotated[date, AfterValidator(_plausible_date)]
 
 
 class _In(BaseModel):
@@ -85,9 +99,34 @@ class OtpGeneratePublic(BaseModel):
     resend_after: int
 
 
+class DomainOptions(_In):
+    """A domain with its own settings (issues 14 and 15).
+
+    Any entry of ``domains`` may be this object instead of a plain string. A plain
+    string keeps the settings the domain already has (none when it is new); an
+    object sets both (``null`` clears one).
+    """
+
+    domain: DomainEntry = Field(
+        description="Any target form the CLI accepts: example.com, host:port, "
+        "smtp://mx.example.com, imaps://mail.example.com:993, mx:example.com"
+    )
+    threshold_days: ThresholdDays | None = Field(
+        default=None, description="Days before expiry that count as expiring for this domain"
+    )
+    registration_expires: ManualDate | None = Field(
+        default=None,
+        description="Registration expiry entered by hand (YYYY-MM-DD), used where the "
+        "registry publishes none; update it after renewing",
+    )
+
+
+DomainItem = DomainEntry | DomainOptions
+
+
 class RegisterRequest(_In):
     email: EmailAddress
-    domains: Annotated[list[DomainEntry], Field(min_length=1, max_length=MAX_DOMAINS)]
+    domains: Annotated[list[DomainItem], Field(min_length=1, max_length=MAX_DOMAINS)]
     otp: OtpCodeText
     threshold_days: ThresholdDays = 30
 
@@ -113,13 +152,19 @@ class TokenPublic(BaseModel):
 class SubscriptionUpdate(_In):
     """``PUT``: replace what is given; omitted fields stay as they are."""
 
-    domains: Annotated[list[DomainEntry], Field(max_length=MAX_DOMAINS)] | None = None
+    domains: Annotated[list[DomainItem], Field(max_length=MAX_DOMAINS)] | None = None
     threshold_days: ThresholdDays | None = None
 
 
 class DomainStatePublic(BaseModel):
     domain: str
     display: str
+    #: ``tls`` (bare names, ``host:port``), a URL scheme (``smtp``...), or ``mx``.
+    protocol: str = "tls"
+    #: This domain's own threshold; ``null``: the subscription's ``threshold_days``.
+    threshold_days: int | None = None
+    #: The registration expiry entered by hand, if any.
+    registration_expires: date | None = None
     last_status: str | None
     last_days_left: int | None
     last_checked_at: datetime | None

@@ -7,6 +7,7 @@ them with ``app.dependency_overrides``.
 
 from __future__ import annotations
 
+import ipaddress
 from collections.abc import Callable, Iterator
 from datetime import datetime
 from functools import lru_cache
@@ -22,6 +23,7 @@ from backend.config import BackendSettings, core_settings_for, get_settings
 from backend.email import Mailer
 from backend.models import Subscriber
 from backend.security import hash_client_address, hash_token
+from core.addresses import parse_address
 from core.config import Settings as CoreSettings
 from core.models import utcnow
 
@@ -83,7 +85,24 @@ def get_client_ip_hash(request: Request, settings: SettingsDep) -> str | None:
         address = last or address
     if not address:
         return None
-    return hash_client_address(settings.otp_secret_bytes, address)
+    return hash_client_address(settings.otp_secret_bytes, client_bucket(address))
+
+
+def client_bucket(address: str) -> str:
+    """What per-client limits count: an IPv4 address, or an IPv6 /64.
+
+    One IPv6 customer usually gets a /64 (or more) and can use any of its 2**64
+    addresses; counting exact addresses would make per-client limits meaningless.
+    IPv4-mapped IPv6 addresses count as the IPv4 address they carry.
+    """
+    parsed = parse_address(address)
+    if parsed is None:
+        return address
+    if isinstance(parsed, ipaddress.IPv6Address):
+        if parsed.ipv4_mapped is not None:
+            return str(parsed.ipv4_mapped)
+        return str(ipaddress.IPv6Network((parsed, 64), strict=False))
+    return str(parsed)
 
 
 ClientIpHashDep = Annotated[str | None, Depends(get_client_ip_hash)]

@@ -11,33 +11,29 @@ template (``CREATE DATABASE .. TEMPLATE``), so tests never see each other's rows
 
 from __future__ import annotations
 
-import contextlib
-import dataclasses
-import glob
-import itertools
 import os
-import pwd
 import shutil
-import socket
-import subprocess
-import tempfile
 import threading
 import time
 import warnings
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import create_engine, text
+from sqlalchemy import event
 
 from backend import db
 from backend.app import create_app
 from backend.config import BackendSettings
 from backend.email import MailError
+from tests.helpers.postgres import (
+    PostgresServer,
+    PostgresUnavailable,
+    running_postgres,
+)
 
 with warnings.catch_warnings():
     # starlette's TestClient warns about httpx at import; import it once, quietly.
@@ -45,143 +41,27 @@ with warnings.catch_warnings():
     from fastapi.testclient import TestClient
 
 TEST_SECRET = "test-secret-" + "x" * 32
-PG_TIMEOUT_SECONDS = 60
 
 
 # --------------------------------------------------------------------------- PostgreSQL
 
 
-def _pg_bin_dir() -> Path | None:
-    candidates: list[Path] = []
-    found = shutil.which("pg_ctl")
-    if found:
-        candidates.append(Path(found).resolve().parent)
-
-    def version(path: str) -> tuple[int, ...]:
-        number = Path(path).parent.name
-        return tuple(int(p) for p in number.split(".") if p.isdigit())
-
-    candidates += [
-        Path(p) for p in sorted(glob.glob("/usr/lib/postgresql/*/bin"), key=version)[::-1]
-    ]
-    for directory in candidates:
-        if all((directory / tool).is_file() for tool in ("initdb", "pg_ctl", "postgres")):
-            return directory
-    return None
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-def _unprivileged_user() -> pwd.struct_passwd:
-    """The account to run PostgreSQL as when we are root (created if missing)."""
-    for name in ("postgres", "domaincheck-pg"):
-        with contextlib.suppress(KeyError):
-            return pwd.getpwnam(name)
-    subprocess.run(
-        [
-            "useradd",
-            "--system",
-            "--no-create-home",
-            "--shell",
-            "/usr/sbin/nologin",
-            "domaincheck-pg",
-        ],
-        check=True,
-        capture_output=True,
-    )
-    return pwd.getpwnam("domaincheck-pg")
-
-
-@dataclass
-class PostgresServer:
-    url: str  # to the maintenance database "postgres"
-    port: int
-    _counter: Iterator[int] = dataclasses.field(default_factory=itertools.count)
-
-    def execute(self, statement: str) -> None:
-        engine = create_engine(self.url, isolation_level="AUTOCOMMIT")
-        try:
-            with engine.connect() as connection:
-                connection.execute(text(statement))
-        finally:
-            engine.dispose()
-
-    def database_url(self, name: str) -> str:
-        return self.url.rsplit("/", 1)[0] + f"/{name}"
-
-
 @pytest.fixture(scope="session")
 def postgres_server() -> Iterator[PostgresServer]:
-    bin_dir = _pg_bin_dir()
-    if bin_dir is None:
-        reason = "PostgreSQL binaries (initdb, pg_ctl) not found: apt-get install postgresql"
-        if os.environ.get("CI"):
-            pytest.fail(reason + " (required when CI is set)")
-        pytest.skip(reason)
-    run_as: dict[str, Any] = {}
-    base = tempfile.gettempdir()
-    if os.geteuid() == 0:
-        user = _unprivileged_user()
-        run_as = {"user": user.pw_uid, "group": user.pw_gid, "extra_groups": []}
-        base = "/tmp"  # world-traversable, unlike some TMPDIRs
-    workdir = Path(tempfile.mkdtemp(prefix="domaincheck-pg-", dir=base))
-    if run_as:
-        os.chown(workdir, run_as["user"], run_as["group"])
-    data, log = workdir / "data", workdir / "postgres.log"
-    env = {**os.environ, "LC_ALL": "C", "LANG": "C", "PGTZ": "UTC"}
-    port = _free_port()
+    """The session's cluster, with ``dc_template`` migrated (each test copies it)."""
 
-    def run(*args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [str(bin_dir / args[0]), *args[1:]],
-            cwd=workdir,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=PG_TIMEOUT_SECONDS,
-            **run_as,
-        )
-
-    init = run(
-        "initdb",
-        "-D",
-        str(data),
-        "-U",
-        "postgres",
-        "-A",
-        "trust",
-        "-E",
-        "UTF8",
-        "--locale=C",
-        "--no-sync",
-    )
-    if init.returncode != 0:
-        pytest.fail(f"initdb failed:\n{init.stdout}\n{init.stderr}")
-    options = (
-        f"-p {port} -c listen_addresses=127.0.0.1 -k {workdir} -c fsync=off "
-        "-c synchronous_commit=off -c full_page_writes=off -c max_connections=200"
-    )
-    start = run("pg_ctl", "-D", str(data), "-l", str(log), "-w", "-t", "60", "-o", options, "start")
-    if start.returncode != 0:
-        details = log.read_text() if log.exists() else ""
-        pytest.fail(f"PostgreSQL did not start:\n{start.stdout}\n{start.stderr}\n{details}")
-    server = PostgresServer(
-        url=f"postgresql+psycopg://postgres@127.0.0.1:{port}/postgres", port=port
-    )
-    try:
-        server.execute("CREATE DATABASE dc_template")
-        engine = db.make_engine(server.database_url("dc_template"))
+    def migrate(url: str) -> None:
+        engine = db.make_engine(url)
         db.migrate(engine)
         engine.dispose()
-        yield server
-    finally:
-        run("pg_ctl", "-D", str(data), "-m", "immediate", "-w", "stop")
-        shutil.rmtree(workdir, ignore_errors=True)
+
+    try:
+        with running_postgres(template=migrate) as server:
+            yield server
+    except PostgresUnavailable as exc:
+        if os.environ.get("CI") or "not found" not in str(exc):
+            pytest.fail(f"{exc} (required when CI is set)" if os.environ.get("CI") else str(exc))
+        pytest.skip(str(exc))
 
 
 @pytest.fixture
@@ -324,3 +204,27 @@ def wait_for(predicate: Callable[[], bool], timeout: float = 10.0) -> None:
         if time.monotonic() > deadline:
             raise AssertionError("condition not met in time")
         time.sleep(0.02)
+
+
+class Outage:
+    """Makes new connections of ``engine`` fail while ``down`` is set.
+
+    As far as SQLAlchemy can tell the database is gone: the driver's
+    OperationalError on every connect, and the pool emptied on ``start``.
+    """
+
+    def __init__(self, engine: Any) -> None:
+        self.engine = engine
+        self.down = False
+        event.listen(engine, "do_connect", self._connect)
+
+    def _connect(self, dialect: Any, record: Any, cargs: Any, cparams: Any) -> None:
+        if self.down:
+            raise dialect.loaded_dbapi.OperationalError("connection refused (test outage)")
+
+    def start(self) -> None:
+        self.down = True
+        self.engine.dispose()
+
+    def stop(self) -> None:
+        self.down = False

@@ -17,8 +17,9 @@ import pytest
 
 from backend.cli import main as backend_main
 from backend.config import get_settings
-from tests.backend.conftest import TEST_SECRET, _free_port
+from tests.backend.conftest import TEST_SECRET
 from tests.helpers.backend_server import SmtpInbox
+from tests.helpers.backend_server import free_port as _free_port
 from tests.helpers.rdap_server import RdapServer, write_bootstrap
 
 EMAIL = "owner@example.com"

@@ -7,13 +7,16 @@ from alembic.migration import MigrationContext
 
 from backend import db
 from backend.models import Base
+from backend.queue_schema import include_name
 
 
 def test_migrations_match_models(database_url):
     engine = db.make_engine(database_url)
     try:
         with engine.connect() as connection:
-            context = MigrationContext.configure(connection, opts={"compare_type": True})
+            context = MigrationContext.configure(
+                connection, opts={"compare_type": True, "include_name": include_name}
+            )
             assert compare_metadata(context, Base.metadata) == []
         db.migrate(engine)  # already at head: a no-op
         db.ping(engine)

@@ -168,8 +168,8 @@ def test_registering_again_adds_domains(client, mailer, token, clock):
     assert second.json()["domains"] == ["other.net"]
     listed = client.get("/api/notifications", headers=auth(second.json()["token"])).json()
     assert listed["domains"] == ["example.com", "xn--bcher-kva.de", "other.net"]
-    # The first token still works.
-    assert client.get("/api/notifications", headers=auth(token)).status_code == 200
+    # A new token revokes the older one.
+    assert client.get("/api/notifications", headers=auth(token)).status_code == 401
 
 
 def test_delete_forgets_everything(client, token):

@@ -6,11 +6,11 @@ import asyncio
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from backend import db
 from backend.analytics import NullAnalytics
-from backend.models import Reminder, Subscription
+from backend.models import Reminder, SchedulerLease, Subscription
 from backend.reminders import acquire_lease, expiry_level, milestones, run_checks
 from core.models import CertInfo, CheckResult, Registration
 from tests.backend.conftest import FakeClock, FakeMailer, make_settings
@@ -50,10 +50,13 @@ class World:
         now = self.clock()
         results = {}
         for target in targets:
-            days, fingerprint = self.certs.get(target.host, (400, "aa"))
+            days, fingerprint = self.certs.get(target.host, (60, "aa"))
+            not_after = now + timedelta(days=days, hours=1)
             tls = CertInfo(
-                not_after=now + timedelta(days=days, hours=1),
-                not_before=now - timedelta(days=10),
+                not_after=not_after,
+                # A 90-day certificate: the fixed 30-day threshold decides (a third
+                # of its lifetime is the same 30 days).
+                not_before=not_after - timedelta(days=90),
                 fingerprint_sha256=fingerprint,
                 trusted=True,
                 hostname_match=True,
@@ -117,7 +120,8 @@ def test_reminds_at_threshold_then_7_3_1_and_expired(setup, mailer, clock):
     assert "certificate expires in 30 days" in texts[0]
     assert "certificate expires in 7 days" in texts[1]
     assert "certificate expires in 1 day " in texts[3]
-    assert "certificate expired 1 day ago" in texts[4]
+    # core.models.expiry_phrase: under a day it speaks in hours.
+    assert "certificate expired 23 hours ago" in texts[4]
     assert all("b.test" not in t for t in texts)
     message = mailer.sent[0]
     assert message["To"] == EMAIL
@@ -204,7 +208,7 @@ def test_state_is_recorded_for_the_api(setup, client, mailer):
         states = {
             s.host: (s.last_status, s.last_days_left) for s in session.scalars(select(Subscription))
         }
-    assert states == {"a.test": ("expiring", 10), "b.test": ("valid", 400)}
+    assert states == {"a.test": ("expiring", 10), "b.test": ("valid", 60)}
 
 
 def test_a_run_does_not_block_the_event_loop(setup, monkeypatch):
@@ -248,3 +252,39 @@ def test_a_run_does_not_block_the_event_loop(setup, monkeypatch):
     stats, ticks = asyncio.run(scenario())
     assert stats.reminders_queued == 1
     assert ticks >= 20
+
+
+def test_a_run_whose_lease_was_taken_over_queues_nothing(setup, mailer, clock, database_url):
+    """Checking outlasted the lease and another replica took it: the run stops
+    before queueing (the other one queues and sends) instead of racing it."""
+    from backend.reminders import LeaseLost
+
+    world, _, sessions = setup
+    world.certs["a.test"] = (10, "aa")
+
+    async def slow_check(targets):
+        results = await world.check(targets)
+        with sessions() as session:  # meanwhile our lease ran out and was taken
+            session.execute(
+                update(SchedulerLease).values(
+                    owner="other-replica", lease_until=clock() + timedelta(hours=1)
+                )
+            )
+            session.commit()
+        return results
+
+    with pytest.raises(LeaseLost):
+        asyncio.run(
+            run_checks(
+                sessions,
+                settings=make_settings(database_url),
+                mailer=mailer,
+                analytics=NullAnalytics(),
+                check=slow_check,
+                clock=clock,
+            )
+        )
+    assert mailer.sent == []
+    with sessions() as session:
+        assert session.scalar(select(func.count()).select_from(Reminder)) == 0
+        assert session.scalars(select(SchedulerLease.owner)).one() == "other-replica"

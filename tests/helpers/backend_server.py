@@ -121,14 +121,34 @@ class SmtpInbox:
 
 
 @contextmanager
-def serve(app: Any, startup_timeout: float = 15.0) -> Iterator[str]:
-    """Run an ASGI ``app`` with uvicorn on a free loopback port; yields its base URL."""
+def serve(
+    app: Any,
+    startup_timeout: float = 15.0,
+    *,
+    log_level: str = "warning",
+    settings: Any = None,
+) -> Iterator[str]:
+    """Run an ASGI ``app`` with uvicorn on a free loopback port; yields its base URL.
+
+    With ``settings`` (``BackendSettings``) uvicorn is configured as ``serve`` does
+    it (connection cap, request timeout: ``backend.server.uvicorn_config``).
+    """
     import uvicorn
 
     port = free_port()
-    server = uvicorn.Server(
-        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
-    )
+    options: dict[str, Any] = {
+        "host": "127.0.0.1",
+        "port": port,
+        "log_level": log_level,
+        "lifespan": "on",
+    }
+    if settings is not None:
+        from backend.server import uvicorn_config
+
+        config = uvicorn_config(app, settings, **options)
+    else:
+        config = uvicorn.Config(app, **options)
+    server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, name="backend", daemon=True)
     thread.start()
     deadline = time.monotonic() + startup_timeout
