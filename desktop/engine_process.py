@@ -19,21 +19,66 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 import os
 import signal
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from datetime import datetime
 from multiprocessing.connection import Connection
 from typing import Any, Protocol, overload
 
 from core.config import Settings
-from core.models import CheckResult, Target
+from core.models import CheckResult, Registration, Target
 from core.storage import result_document
 from desktop.rows import RowValues, row_values
 
 log = logging.getLogger(__name__)
 
 ENGINE_NICENESS = 5
+
+
+Key = tuple[str, int]
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class CheckContext:
+    """What a check needs from the watchlist besides the targets: plain, picklable
+    data, gathered by the GUI's process without touching the disk on its GUI thread
+    (see ``desktop.watchlist_service.WatchlistService.manual_expiries``).
+    """
+
+    #: Registration expiries typed by hand, by ``Target.key`` (method ``manual``).
+    manual_expiry: Mapping[Key, datetime] = dataclasses.field(default_factory=dict)
+    #: The last registration known per target, so core reports what changed.
+    previous: Mapping[Key, Registration] = dataclasses.field(default_factory=dict)
+
+    @classmethod
+    def for_targets(
+        cls,
+        targets: Iterable[Target],
+        manual_expiry: Mapping[Key, datetime],
+        previous_registration: Callable[[Key], Registration | None],
+    ) -> CheckContext:
+        """The context of a run of ``targets``: only their entries."""
+        manual: dict[Key, datetime] = {}
+        previous: dict[Key, Registration] = {}
+        for target in targets:
+            key = target.key
+            if key in manual_expiry:
+                manual[key] = manual_expiry[key]
+            registration = previous_registration(key)
+            if registration is not None:
+                previous[key] = registration
+        return cls(manual, previous)
+
+    def checker(self, settings: Settings) -> Any:
+        """``core.checker.Checker`` with this context (imported late: core only)."""
+        from core.checker import Checker
+
+        return Checker(
+            settings, manual_expiry=dict(self.manual_expiry), previous=dict(self.previous)
+        )
 
 
 class CheckBatch(Sequence[CheckResult]):
@@ -94,7 +139,11 @@ class CheckBatch(Sequence[CheckResult]):
 
 
 def main(
-    conn: Connection, targets: Sequence[Target], settings: Settings, batch_interval_s: float
+    conn: Connection,
+    targets: Sequence[Target],
+    settings: Settings,
+    batch_interval_s: float,
+    context: CheckContext | None = None,
 ) -> None:
     """Entry point of the child process."""
     # Ctrl+C in a terminal reaches the whole process group: the parent decides.
@@ -103,7 +152,9 @@ def main(
     with contextlib.suppress(AttributeError, OSError):
         os.nice(ENGINE_NICENESS)
     try:
-        cancelled = asyncio.run(_check(conn, list(targets), settings, batch_interval_s))
+        cancelled = asyncio.run(
+            _check(conn, list(targets), settings, batch_interval_s, context or CheckContext())
+        )
         _send(conn, ("done", cancelled))
     except Exception as exc:  # anything unexpected is reported, never a silent death
         log.exception("engine process failed")
@@ -119,10 +170,12 @@ def _send(conn: Connection, message: object) -> None:
 
 
 async def _check(
-    conn: Connection, targets: list[Target], settings: Settings, batch_interval_s: float
+    conn: Connection,
+    targets: list[Target],
+    settings: Settings,
+    batch_interval_s: float,
+    context: CheckContext,
 ) -> bool:
-    from core.checker import Checker
-
     loop = asyncio.get_running_loop()
     task = asyncio.current_task()
     assert task is not None
@@ -136,7 +189,7 @@ async def _check(
     loop.add_reader(conn.fileno(), on_message)
     try:
         return await check_in_batches(
-            Checker(settings),  # type: ignore[arg-type]  # stream() takes more options
+            context.checker(settings),
             targets,
             batch_interval_s,
             lambda batch: _send(conn, ("results", CheckBatch.prepare(batch))),

@@ -1,433 +1,119 @@
-"""The main window: domain input with drag and drop, results table, details pane.
+"""The main window: domain input, the watchlist's table with its filters, details.
 
 The window is a view. It shows what it is told and turns user actions into signals;
-:class:`desktop.app.DomainCheckApp` decides what they mean. File dialogs live here
-(they are the view), everything they produce goes out through signals, so tests
-call the same slots without ever opening a dialog.
+the app's services decide what they mean. Its parts live in modules of their own
+(``domain_input``, ``table_view``, ``filters``, ``details``, ``splitters``,
+``window_actions`` for the menus and shortcuts, ``file_dialogs``, the notices); this
+module puts them together and is the one surface the app talks to. File dialogs sit
+behind ``FileChooser``, so tests call the same slots without ever opening a dialog.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 
 from PySide6.QtCore import (
     QEvent,
-    QItemSelection,
-    QMimeData,
     QModelIndex,
-    QObject,
-    QSize,
     Qt,
-    QUrl,
     Signal,
 )
-from PySide6.QtGui import (
-    QAction,
-    QCloseEvent,
-    QDragEnterEvent,
-    QDragMoveEvent,
-    QDropEvent,
-    QGuiApplication,
-    QKeyEvent,
-    QKeySequence,
-    QTextCharFormat,
-    QTextCursor,
-)
+from PySide6.QtGui import QCloseEvent
 from PySide6.QtWidgets import (
-    QAbstractItemView,
-    QComboBox,
-    QFileDialog,
-    QFormLayout,
     QFrame,
-    QGroupBox,
-    QHBoxLayout,
-    QHeaderView,
     QLabel,
-    QLineEdit,
-    QListWidget,
-    QListWidgetItem,
     QMainWindow,
     QMessageBox,
-    QPlainTextEdit,
     QProgressBar,
-    QPushButton,
-    QSpinBox,
-    QSplitter,
-    QStyle,
-    QTableView,
-    QTextEdit,
     QVBoxLayout,
     QWidget,
 )
 
-from core.models import InputError, Status
+from core.models import InputError
 from desktop import icons
+from desktop.analytics_notice import AnalyticsNotice
+from desktop.details import DetailsPane
+from desktop.domain_input import (
+    FileDropFilter,
+    dropped_text,
+    file_url_mime,
+    local_files,
+)
+from desktop.file_dialogs import LIST_FILE_FILTER, FileChooser
+from desktop.filters import STATUS_FILTERS, FilterBar
+from desktop.input_panel import INPUT_SOURCE, InputPanel
+from desktop.login_notice import LoginNotice
 from desktop.messages import Level, Message
-from desktop.preferences import MAX_THRESHOLD_DAYS
 from desktop.results_model import ResultsModel, ResultsProxy
-from desktop.rows import (
-    COLUMN_CERT_EXPIRES,
-    COLUMN_COUNT,
-    COLUMN_DAYS_LEFT,
-    COLUMN_DOMAIN,
-    COLUMN_ISSUER,
-    COLUMN_REG_EXPIRES,
-    COLUMN_REGISTRAR,
-    COLUMN_STATUS,
-    HEADERS,
-    WatchRow,
-    display_value,
-)
+from desktop.rows import WatchRow
+from desktop.splitters import InputSplitter, TableDetailsSplitter
+from desktop.table_view import ResultsTable
+from desktop.window_actions import WindowSlots, build_actions, build_menus
 
-#: ``InputError.source`` for the text typed or pasted into the window.
-INPUT_SOURCE = "<input>"
-LIST_FILE_FILTER = "Domain lists (*.txt *.csv *.list);;All files (*)"
+__all__ = [
+    "INPUT_SOURCE",
+    "LIST_FILE_FILTER",
+    "STATUS_FILTERS",
+    "MainWindow",
+    "dropped_text",
+    "file_url_mime",
+    "local_files",
+]
+
 _STATUS_MESSAGE_TIMEOUT_MS = 6_000
-
-#: Status filter choices: label and the statuses shown (``None`` = all).
-STATUS_FILTERS: tuple[tuple[str, frozenset[Status | None] | None], ...] = (
-    ("All statuses", None),
-    ("Needs attention", frozenset({Status.EXPIRING, Status.EXPIRED, Status.INVALID})),
-    ("Valid", frozenset({Status.VALID})),
-    ("Expiring", frozenset({Status.EXPIRING})),
-    ("Expired", frozenset({Status.EXPIRED})),
-    ("Invalid", frozenset({Status.INVALID})),
-    ("Could not check", frozenset({Status.ERROR, Status.UNKNOWN})),
-    ("Not checked yet", frozenset({None})),
-)
-
-
-def local_files(mime: QMimeData) -> list[Path]:
-    """The local files in a drag (``file://`` URLs), in order."""
-    if not mime.hasUrls():
-        return []
-    return [Path(url.toLocalFile()) for url in mime.urls() if url.isLocalFile()]
-
-
-def dropped_text(mime: QMimeData) -> str:
-    """Text of a non-file drop: links dragged from a browser, or plain text."""
-    remote = (
-        [url.toString() for url in mime.urls() if not url.isLocalFile()] if (mime.hasUrls()) else []
-    )
-    if remote:
-        return "\n".join(remote)
-    return mime.text() if mime.hasText() else ""
-
-
-class DomainInput(QPlainTextEdit):
-    """Where domains are typed, pasted or dropped.
-
-    Dropped files are not pasted: they are handed on (``files_dropped``) to be added to
-    the watchlist and checked right away. Dropped text and links are appended as lines.
-
-    Signals:
-        files_dropped(list[Path]): local files were dropped here.
-    """
-
-    files_dropped = Signal(list)
-    submitted = Signal()
-
-    def __init__(self, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        self.setPlaceholderText(
-            "Type or paste domains, one per line:\n\nexample.com\nshop.example.org:8443\n"
-            "https://bücher.example/\n\n…or drop .txt and .csv files here."
-        )
-        self.setAccessibleName("Domains to check")
-        self.setAccessibleDescription(
-            "One domain, host:port or URL per line. Drop list files to add them."
-        )
-        self.setLineWrapMode(QPlainTextEdit.LineWrapMode.NoWrap)
-        self.setTabChangesFocus(True)
-
-    def keyPressEvent(self, event: QKeyEvent) -> None:
-        """Ctrl+Return checks (plain Return still starts a new line)."""
-        if event.key() in (Qt.Key.Key_Return, Qt.Key.Key_Enter) and (
-            event.modifiers() & Qt.KeyboardModifier.ControlModifier
-        ):
-            event.accept()
-            self.submitted.emit()
-            return
-        super().keyPressEvent(event)
-
-    def dragEnterEvent(self, event: QDragEnterEvent) -> None:
-        if local_files(event.mimeData()) or dropped_text(event.mimeData()):
-            event.acceptProposedAction()
-        else:
-            event.ignore()
-
-    def dragMoveEvent(self, event: QDragMoveEvent) -> None:
-        event.acceptProposedAction()
-
-    def dropEvent(self, event: QDropEvent) -> None:
-        mime = event.mimeData()
-        files = local_files(mime)
-        if files:
-            event.acceptProposedAction()
-            self.files_dropped.emit(files)
-            return
-        text = dropped_text(mime)
-        if text:
-            event.acceptProposedAction()
-            self.append_lines(text)
-            return
-        event.ignore()
-
-    def append_lines(self, text: str) -> None:
-        """Add ``text`` on lines of its own at the end (never mid-line)."""
-        current = self.toPlainText()
-        joiner = "" if not current or current.endswith("\n") else "\n"
-        cursor = self.textCursor()
-        cursor.movePosition(QTextCursor.MoveOperation.End)
-        cursor.insertText(joiner + text.strip("\n") + "\n")
-        self.setTextCursor(cursor)
-
-    def mark_lines(self, line_numbers: Sequence[int]) -> None:
-        """Underline and tint the 1-based lines that were rejected."""
-        selections = []
-        palette_colour = icons.status_colour(Status.EXPIRED, self.palette())
-        tint = icons.status_colour(Status.EXPIRED, self.palette())
-        tint.setAlpha(40)
-        for number in line_numbers:
-            block = self.document().findBlockByNumber(number - 1)
-            if not block.isValid():
-                continue
-            selection = QTextEdit.ExtraSelection()
-            fmt = QTextCharFormat()
-            fmt.setBackground(tint)
-            fmt.setUnderlineStyle(QTextCharFormat.UnderlineStyle.WaveUnderline)
-            fmt.setUnderlineColor(palette_colour)
-            fmt.setProperty(QTextCharFormat.Property.FullWidthSelection, True)
-            selection.format = fmt
-            cursor = QTextCursor(block)
-            selection.cursor = cursor
-            selections.append(selection)
-        self.setExtraSelections(selections)
-
-
-class FileDropFilter(QObject):
-    """Event filter that makes any widget accept dropped list files.
-
-    Signals:
-        files_dropped(list[Path]): local files were dropped on the watched widget.
-    """
-
-    files_dropped = Signal(list)
-
-    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
-        kind = event.type()
-        if kind in (QEvent.Type.DragEnter, QEvent.Type.DragMove):
-            assert isinstance(event, QDragEnterEvent | QDragMoveEvent)
-            if local_files(event.mimeData()):
-                event.acceptProposedAction()
-                return True
-        elif kind == QEvent.Type.Drop:
-            assert isinstance(event, QDropEvent)
-            files = local_files(event.mimeData())
-            if files:
-                event.acceptProposedAction()
-                self.files_dropped.emit(files)
-                return True
-        return False
-
-
-class DetailsPane(QGroupBox):
-    """Everything known about the selected row, in two columns."""
-
-    LEFT_FIELDS = (
-        ("domain", "Domain"),
-        ("status", "Status"),
-        ("problem", "Problem"),
-        ("registration", "Registration"),
-        ("registrar", "Registrar"),
-        ("checked", "Last checked"),
-    )
-    RIGHT_FIELDS = (
-        ("subject", "Subject"),
-        ("sans", "Names (SANs)"),
-        ("issuer", "Issuer"),
-        ("valid", "Valid"),
-        ("chain", "Chain expires"),
-        ("fingerprint", "SHA-256"),
-        ("verification", "Verification"),
-    )
-
-    def __init__(self, parent: QWidget | None = None) -> None:
-        super().__init__("Details", parent)
-        self.setAccessibleName("Details of the selected domain")
-        columns = QHBoxLayout(self)
-        self.labels: dict[str, QLabel] = {}
-        for fields in (self.LEFT_FIELDS, self.RIGHT_FIELDS):
-            form = QFormLayout()
-            form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
-            form.setLabelAlignment(Qt.AlignmentFlag.AlignRight)
-            for key, title in fields:
-                label = QLabel()
-                label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-                label.setWordWrap(True)
-                label.setAccessibleName(title)
-                self.labels[key] = label
-                form.addRow(f"{title}:", label)
-            columns.addLayout(form, 1)
-        mono = self.labels["fingerprint"].font()
-        mono.setFamily("monospace")
-        mono.setStyleHint(mono.StyleHint.Monospace)
-        mono.setPointSizeF(mono.pointSizeF() * 0.9)
-        self.labels["fingerprint"].setFont(mono)
-        self.show_row(None)
-
-    def show_row(self, row: WatchRow | None) -> None:
-        values = dict.fromkeys(self.labels, "")
-        if row is None:
-            values["domain"] = "Select a domain to see its certificate and registration."
-        else:
-            values.update(details_of(row))
-        for key, label in self.labels.items():
-            label.setText(values[key])
-        colour = None if row is None else icons.status_colour(row.status, self.palette())
-        self.labels["status"].setStyleSheet("" if colour is None else f"color: {colour.name()}")
-
-
-def _days_phrase(days: int | None) -> str:
-    if days is None:
-        return ""
-    if days < 0:
-        return f" (expired {-days:,} day{'s' if days != -1 else ''} ago)"
-    return f" ({days:,} day{'s' if days != 1 else ''} left)"
-
-
-def format_fingerprint(fingerprint: str | None) -> str:
-    """Colon-separated hex pairs on two lines of 16 bytes."""
-    if not fingerprint:
-        return "—"
-    pairs = (
-        fingerprint.upper().split(":")
-        if ":" in fingerprint
-        else [fingerprint[i : i + 2].upper() for i in range(0, len(fingerprint), 2)]
-    )
-    return "\n".join(":".join(pairs[i : i + 16]) for i in range(0, len(pairs), 16))
-
-
-def _when(moment: object) -> str:
-    from datetime import datetime
-
-    if not isinstance(moment, datetime):
-        return "—"
-    return moment.astimezone().strftime("%Y-%m-%d %H:%M %Z")
-
-
-def details_of(row: WatchRow) -> dict[str, str]:
-    """Text of each details field for a row."""
-    result = row.result
-    values = {
-        "domain": display_value(row, COLUMN_DOMAIN)
-        + (f"  ({row.target.host})" if row.target.host != row.target.display else ""),
-        "status": display_value(row, COLUMN_STATUS),
-    }
-    if result is None:
-        values["problem"] = "Not checked yet."
-        return values
-    values["problem"] = result.problem or "None"
-    values["checked"] = _when(result.checked_at)
-    tls = result.tls
-    if tls is None:
-        values["subject"] = "TLS not checked"
-    elif tls.error:
-        values["verification"] = tls.error
-    else:
-        values["subject"] = tls.subject or "—"
-        values["sans"] = ", ".join(tls.sans) or "—"
-        values["issuer"] = tls.issuer or "—"
-        values["valid"] = f"{_when(tls.not_before)} to {_when(tls.not_after)}" + _days_phrase(
-            result.tls_days_left
-        )
-        values["chain"] = _when(tls.chain_earliest_not_after)
-        values["fingerprint"] = format_fingerprint(tls.fingerprint_sha256)
-        if tls.trusted and tls.hostname_match is not False:
-            values["verification"] = "Trusted, name matches"
-        else:
-            reasons = [tls.verify_error or ""]
-            if tls.hostname_match is False:
-                reasons.append(f"does not cover {row.target.display}")
-            values["verification"] = "Failed: " + "; ".join(r for r in reasons if r)
-    registration = result.registration
-    if registration is None:
-        values["registration"] = "Not checked"
-    elif registration.expires is not None:
-        values["registration"] = (
-            f"{registration.registrable_domain or ''} expires {_when(registration.expires)}"
-            + _days_phrase(result.registration_days_left)
-        ).strip()
-        values["registrar"] = registration.registrar or "—"
-    else:
-        what = "Unknown" if registration.unknown else "Failed"
-        values["registration"] = f"{what}: {registration.error or 'no data'}"
-        values["registrar"] = registration.registrar or "—"
-    return values
-
-
-class AnalyticsNotice(QFrame):
-    """The first-run notice about usage statistics: a banner, not a modal box.
-
-    Signals:
-        answered(bool): True for "OK", False for "Turn Off".
-    """
-
-    answered = Signal(bool)
-
-    def __init__(self, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        self.setObjectName("analyticsNotice")
-        self.setFrameShape(QFrame.Shape.StyledPanel)
-        self.setAccessibleName("About usage statistics")
-        self.text = QLabel(
-            "<b>Help improve Domain Check?</b> It can send anonymous usage statistics: "
-            "counts and timings such as how many domains were checked. Never your "
-            "domains, file names or email address. Nothing is sent unless you agree."
-        )
-        self.text.setWordWrap(True)
-        self.turn_off = QPushButton("No Thanks")
-        self.turn_off.setAccessibleName("Don't send usage statistics")
-        self.accept_button = QPushButton("Send Statistics")
-        self.turn_off.clicked.connect(lambda: self.answered.emit(False))
-        self.accept_button.clicked.connect(lambda: self.answered.emit(True))
-        layout = QHBoxLayout(self)
-        layout.setContentsMargins(10, 6, 6, 6)
-        layout.addWidget(self.text, 1)
-        layout.addWidget(self.turn_off)
-        layout.addWidget(self.accept_button)
-        self.hide()
+Key = tuple[str, int]
 
 
 class MainWindow(QMainWindow):
     """Signals:
     check_requested(str): check the watchlist, first adding the typed text.
+    add_requested(str): add the typed text to the watchlist, without checking.
     cancel_requested(): stop the running check.
-    files_dropped(list[Path]): files were dropped or opened.
-    export_requested(Path): save the results (format from the suffix).
+    files_dropped(list[Path]): files were dropped.
+    files_opened(list[Path]): files were chosen with File → Open List.
+    export_requested(Path, list[tuple[str, int]]): save the rows the view shows,
+        in view order (format from the suffix).
     remove_requested(list[tuple[str, int]]): stop watching these targets.
+    undo_requested(): bring back what was removed last.
+    check_now_requested(list[tuple[str, int]]): check these targets now.
+    group_requested(list[tuple[str, int]], str): put them in a group ("" = none).
+    target_threshold_requested(list, object): their own threshold (``None``: default).
+    registration_expiry_requested(list, object): a typed expiry (``None``: forget).
     threshold_changed(int): the threshold spin box changed.
     preferences_requested(): open the preferences.
     quit_requested(): File → Quit.
-    files_opened(list[Path]): files were chosen with File → Open List.
     reminders_requested(): File → Email Reminders.
     analytics_notice_answered(bool): the first-run notice's answer (True: keep on).
+    login_notice_answered(bool): the start-at-login notice's answer (True: keep on).
     """
 
     check_requested = Signal(str)
+    add_requested = Signal(str)
     cancel_requested = Signal()
     files_dropped = Signal(list)
     files_opened = Signal(list)
     reminders_requested = Signal()
     analytics_notice_answered = Signal(bool)
-    export_requested = Signal(Path)
+    login_notice_answered = Signal(bool)
+    export_requested = Signal(Path, list)
     remove_requested = Signal(list)
+    undo_requested = Signal()
+    check_now_requested = Signal(list)
+    group_requested = Signal(list, str)
+    target_threshold_requested = Signal(list, object)
+    registration_expiry_requested = Signal(list, object)
     threshold_changed = Signal(int)
     preferences_requested = Signal()
     quit_requested = Signal()
 
-    def __init__(self, model: ResultsModel, parent: QWidget | None = None) -> None:
+    def __init__(
+        self,
+        model: ResultsModel,
+        parent: QWidget | None = None,
+        *,
+        file_chooser: FileChooser | None = None,
+    ) -> None:
         super().__init__(parent)
         self.setWindowTitle("Domain Check")
         self.setWindowIcon(icons.app_icon())
@@ -435,6 +121,7 @@ class MainWindow(QMainWindow):
         self.model = model
         self.proxy = ResultsProxy(self)
         self.proxy.setSourceModel(model)
+        self.file_chooser = file_chooser if file_chooser is not None else FileChooser()
         #: Decides what closing the window means (hide to tray or quit); set by the app.
         self.close_handler: Callable[[QCloseEvent], None] | None = None
 
@@ -444,85 +131,28 @@ class MainWindow(QMainWindow):
         self._connect()
         self.set_checking(False)
         self.set_summary("")
+        self.set_undo_available(None)
 
     # -- construction ----------------------------------------------------------------
 
     def _build_widgets(self) -> None:
-        self.input = DomainInput()
-        self.input_errors = QListWidget()
-        self.input_errors.setAccessibleName("Rejected lines")
-        self.input_errors.setMaximumHeight(140)
-        self.input_errors.setVisible(False)
-        self.input_errors.setWordWrap(True)
-        self.input_errors.setIconSize(QSize(16, 16))
-        self.input_errors.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.input_panel = InputPanel()
+        panel = self.input_panel
+        # The panel's parts, by the names the app and the tests use.
+        self.input = panel.input
+        self.input_errors = panel.errors_list
+        self.threshold = panel.threshold
+        self.check_button = panel.check_button
+        self.add_button = panel.add_button
+        self.cancel_button = panel.cancel_button
+        self.open_button = panel.open_button
 
-        self.threshold = QSpinBox(minimum=0, maximum=MAX_THRESHOLD_DAYS, suffix=" days")
-        self.threshold.setAccessibleName("Warn this many days before expiry")
-        self.threshold.setToolTip(
-            "A certificate or registration expiring within this many days counts as expiring."
-        )
+        self.filter_bar = FilterBar(self.model, self.proxy)
+        self.filter_edit = self.filter_bar.text_edit
+        self.status_filter = self.filter_bar.status_filter
+        self.group_filter = self.filter_bar.group_filter
 
-        self.check_button = QPushButton("&Check")
-        self.check_button.setDefault(True)
-        self.check_button.setToolTip("Add the typed domains and check the watchlist (Ctrl+Return)")
-        self.cancel_button = QPushButton("Cancel")
-        self.cancel_button.setToolTip("Stop the running check (Esc)")
-        self.open_button = QPushButton("&Open…")
-        self.open_button.setToolTip("Add domains from .txt or .csv files (Ctrl+O)")
-
-        self.filter_edit = QLineEdit()
-        self.filter_edit.setPlaceholderText("Filter domains, issuers, problems…")
-        self.filter_edit.setClearButtonEnabled(True)
-        self.filter_edit.setAccessibleName("Filter results")
-        self.status_filter = QComboBox()
-        self.status_filter.setAccessibleName("Show statuses")
-        for label, statuses in STATUS_FILTERS:
-            icon_status = next(iter(statuses)) if statuses and len(statuses) == 1 else None
-            if statuses and len(statuses) == 1:
-                self.status_filter.addItem(icons.status_icon(icon_status), label, statuses)
-            else:
-                self.status_filter.addItem(label, statuses)
-
-        self.table = QTableView()
-        self.table.setModel(self.proxy)
-        self.table.setAccessibleName("Results")
-        self.table.setSortingEnabled(True)
-        self.table.sortByColumn(COLUMN_STATUS, Qt.SortOrder.DescendingOrder)
-        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-        self.table.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
-        self.table.setAlternatingRowColors(True)
-        self.table.setShowGrid(False)
-        self.table.setWordWrap(False)
-        self.table.setIconSize(QSize(16, 16))
-        # Always there (disabled while everything fits): a scroll bar that appears when
-        # the list outgrows the view narrows the columns, re-elides every cell and
-        # paints the whole table twice, just as a dropped list comes in.
-        self.table.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOn)
-        self.table.verticalHeader().setVisible(False)
-        self.table.verticalHeader().setDefaultSectionSize(self.table.fontMetrics().height() + 10)
-        header = self.table.horizontalHeader()
-        header.setHighlightSections(False)
-        header.setStretchLastSection(True)
-        header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
-        header.setDefaultAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter)
-        # In character widths, so the layout holds at any font size or DPI; the
-        # problem column (last) stretches to take what is left.
-        char = self.table.fontMetrics().averageCharWidth()
-        widths = {
-            COLUMN_STATUS: 11,
-            COLUMN_DOMAIN: 20,
-            COLUMN_CERT_EXPIRES: 14,
-            COLUMN_DAYS_LEFT: 8,
-            COLUMN_ISSUER: 16,
-            COLUMN_REG_EXPIRES: 14,
-            COLUMN_REGISTRAR: 14,
-        }
-        header_metrics = header.fontMetrics()
-        for column, chars in widths.items():
-            title = str(self.model.headerData(column, Qt.Orientation.Horizontal))
-            fits_title = header_metrics.horizontalAdvance(title) + 28  # + sort arrow
-            self.table.setColumnWidth(column, max(chars * char + 16, fits_title))
+        self.table = ResultsTable(self.proxy)
         self.file_drop_filter = FileDropFilter(self)
         self.table.viewport().setAcceptDrops(True)
         self.table.viewport().installEventFilter(self.file_drop_filter)
@@ -531,6 +161,8 @@ class MainWindow(QMainWindow):
 
         self.analytics_notice = AnalyticsNotice()
         self.analytics_notice.answered.connect(self._on_analytics_notice_answered)
+        self.login_notice = LoginNotice()
+        self.login_notice.answered.connect(self.login_notice_answered)
 
         self.summary_label = QLabel()
         self.summary_label.setAccessibleName("Summary")
@@ -545,140 +177,52 @@ class MainWindow(QMainWindow):
         self.statusBar().addPermanentWidget(self.summary_label)
 
     def _build_actions(self) -> None:
-        style = self.style()
-        sp = QStyle.StandardPixmap
-
-        def action(
-            text: str,
-            shortcut: QKeySequence | QKeySequence.StandardKey | str | None,
-            slot: Callable[[], object],
-            icon: QStyle.StandardPixmap | None = None,
-        ) -> QAction:
-            act = QAction(text, self)
-            if shortcut is not None:
-                act.setShortcut(QKeySequence(shortcut))
-            if icon is not None:
-                act.setIcon(style.standardIcon(icon))
-            act.triggered.connect(slot)
-            self.addAction(act)
-            return act
-
-        self.open_action = action(
-            "&Open List…", QKeySequence.StandardKey.Open, self.choose_files, sp.SP_DialogOpenButton
+        actions = build_actions(
+            self,
+            self.table,
+            WindowSlots(
+                open_list=self.choose_files,
+                export=self.choose_export_file,
+                reminders=self.reminders_requested.emit,
+                preferences=self.preferences_requested.emit,
+                quit=self.quit_requested.emit,
+                check=self._request_check,
+                cancel=self.cancel_requested.emit,
+                copy=self.copy_selected_rows,
+                undo=self.undo_requested.emit,
+                find=lambda: self.filter_edit.setFocus(),
+            ),
         )
-        self.export_action = action(
-            "&Export Results…", "Ctrl+E", self.choose_export_file, sp.SP_DialogSaveButton
-        )
-        self.reminders_action = action(
-            "Email &Reminders…", None, self.reminders_requested.emit, sp.SP_MessageBoxInformation
-        )
-        self.preferences_action = action(
-            "&Preferences…", QKeySequence.StandardKey.Preferences, self.preferences_requested.emit
-        )
-        if self.preferences_action.shortcut().isEmpty():
-            self.preferences_action.setShortcut(QKeySequence("Ctrl+,"))
-        self.quit_action = action("&Quit", QKeySequence.StandardKey.Quit, self.quit_requested.emit)
-        self.check_action = action(
-            "&Check Now", "Ctrl+Return", self._request_check, sp.SP_BrowserReload
-        )
-        self.check_action.setShortcuts([QKeySequence("Ctrl+Return"), QKeySequence("Ctrl+Enter")])
-        self.cancel_action = action(
-            "C&ancel Check", "Esc", self.cancel_requested.emit, sp.SP_BrowserStop
-        )
-        self.copy_action = action(
-            "&Copy Rows", QKeySequence.StandardKey.Copy, self.copy_selected_rows
-        )
-        self.copy_action.setShortcutContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
-        self.table.addAction(self.copy_action)
-        self.remove_action = action(
-            "&Remove from Watchlist", QKeySequence.StandardKey.Delete, self._request_remove
-        )
-        self.remove_action.setShortcutContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
-        self.table.addAction(self.remove_action)
-        self.table.setContextMenuPolicy(Qt.ContextMenuPolicy.ActionsContextMenu)
-        self.find_action = action(
-            "&Find", QKeySequence.StandardKey.Find, lambda: self.filter_edit.setFocus()
-        )
-
-        menu = self.menuBar()
-        file_menu = menu.addMenu("&File")
-        for act in (self.open_action, self.export_action):
-            file_menu.addAction(act)
-        file_menu.addSeparator()
-        file_menu.addAction(self.reminders_action)
-        file_menu.addAction(self.preferences_action)
-        file_menu.addSeparator()
-        file_menu.addAction(self.quit_action)
-        edit_menu = menu.addMenu("&Edit")
-        for act in (self.copy_action, self.remove_action, self.find_action):
-            edit_menu.addAction(act)
-        check_menu = menu.addMenu("&Check")
-        check_menu.addAction(self.check_action)
-        check_menu.addAction(self.cancel_action)
+        self.open_action, self.export_action = actions.open_list, actions.export
+        self.reminders_action, self.preferences_action = actions.reminders, actions.preferences
+        self.quit_action, self.find_action = actions.quit, actions.find
+        self.check_action, self.cancel_action = actions.check, actions.cancel
+        self.copy_action, self.undo_action = actions.copy, actions.undo
+        self.remove_action = self.table.remove_action
+        build_menus(self, actions, self.remove_action)
 
     def _build_layout(self) -> None:
-        input_label = QLabel("&Domains to add")
-        input_label.setBuddy(self.input)
-        heading = input_label.font()
+        heading = self.font()
         heading.setBold(True)
-        input_label.setFont(heading)
-
-        threshold_label = QLabel("&Warn before expiry:")
-        threshold_label.setBuddy(self.threshold)
-        threshold_row = QHBoxLayout()
-        threshold_row.addWidget(threshold_label)
-        threshold_row.addWidget(self.threshold, 1)
-
-        buttons = QHBoxLayout()
-        buttons.addWidget(self.open_button)
-        buttons.addStretch(1)
-        buttons.addWidget(self.cancel_button)
-        buttons.addWidget(self.check_button)
-
-        left = QWidget()
-        left_layout = QVBoxLayout(left)
-        left_layout.setContentsMargins(0, 0, 6, 0)
-        left_layout.addWidget(input_label)
-        left_layout.addWidget(self.input, 1)
-        left_layout.addWidget(self.input_errors)
-        left_layout.addLayout(threshold_row)
-        left_layout.addLayout(buttons)
-
-        filters = QHBoxLayout()
-        filters.addWidget(self.filter_edit, 1)
-        filters.addWidget(self.status_filter)
-
         top_right = QWidget()
         top_right_layout = QVBoxLayout(top_right)
         top_right_layout.setContentsMargins(0, 0, 0, 0)
         watch_label = QLabel("Watchlist")
         watch_label.setFont(heading)
         top_right_layout.addWidget(watch_label)
-        top_right_layout.addLayout(filters)
+        top_right_layout.addWidget(self.filter_bar)
         top_right_layout.addWidget(self.table, 1)
 
-        right = QSplitter(Qt.Orientation.Vertical)
-        right.addWidget(top_right)
-        right.addWidget(self.details)
-        right.setStretchFactor(0, 1)
-        right.setStretchFactor(1, 0)
-        right.setSizes([520, 200])
-        right.setChildrenCollapsible(False)
+        right = TableDetailsSplitter(top_right, self.details, table=self.table)
         self.right_splitter = right
 
-        splitter = QSplitter(Qt.Orientation.Horizontal)
-        splitter.addWidget(left)
-        splitter.addWidget(right)
-        splitter.setStretchFactor(0, 0)
-        splitter.setStretchFactor(1, 1)
-        splitter.setSizes([270, 1010])
-        splitter.setChildrenCollapsible(False)
-        self.main_splitter = splitter
+        self.main_splitter = splitter = InputSplitter(self.input_panel, right)
 
         central = QFrame()
         layout = QVBoxLayout(central)
-        layout.setContentsMargins(10, 8, 10, 4)
+        layout.setContentsMargins(8, 8, 8, 4)
         layout.addWidget(self.analytics_notice)
+        layout.addWidget(self.login_notice)
         layout.addWidget(splitter)
         self.setCentralWidget(central)
         self.setAcceptDrops(True)
@@ -686,17 +230,20 @@ class MainWindow(QMainWindow):
 
     def _connect(self) -> None:
         self.check_button.clicked.connect(self._request_check)
+        self.add_button.clicked.connect(self._request_add)
         self.cancel_button.clicked.connect(self.cancel_requested)
         self.open_button.clicked.connect(self.choose_files)
         self.input.files_dropped.connect(self.files_dropped)
         self.input.submitted.connect(self._request_check)
         self.file_drop_filter.files_dropped.connect(self.files_dropped)
         self.threshold.valueChanged.connect(self.threshold_changed)
-        self.filter_edit.textChanged.connect(self.proxy.set_text)
-        self.status_filter.currentIndexChanged.connect(
-            lambda i: self.proxy.set_statuses(self.status_filter.itemData(i))
-        )
+        self.table.remove_requested.connect(self.remove_requested)
+        self.table.check_now_requested.connect(self.check_now_requested)
+        self.table.group_requested.connect(self.group_requested)
+        self.table.threshold_requested.connect(self.target_threshold_requested)
+        self.table.registration_expiry_requested.connect(self.registration_expiry_requested)
         self.table.selectionModel().selectionChanged.connect(self._on_selection_changed)
+        self.table.selectionModel().currentChanged.connect(self._on_selection_changed)
         self.model.dataChanged.connect(self._refresh_details)
         self.model.modelReset.connect(self._refresh_details)
 
@@ -730,22 +277,31 @@ class MainWindow(QMainWindow):
         blocked = self.threshold.blockSignals(True)
         self.threshold.setValue(days)
         self.threshold.blockSignals(blocked)
+        self.table.default_threshold = self.details.default_threshold = days
+
+    def set_undo_available(self, text: str | None) -> None:
+        """Enable Undo Remove; ``text`` says what it brings back (``None``: nothing)."""
+        self.undo_action.setEnabled(text is not None)
+        self.undo_action.setToolTip(text or "Nothing to undo")
+        self.undo_action.setStatusTip(text or "")
+
+    def set_offline(self, offline: bool) -> None:
+        """The last run looked offline: rows say "not checked: no network" instead
+        of "no such domain" each (the app says "no network connection" once)."""
+        self.model.set_offline(offline)
+
+    def set_groups(self, groups: list[str]) -> None:
+        """The groups in the watchlist: the group filter and "Set Group" offer them."""
+        self.table.groups = list(groups)
+        self.filter_bar.set_groups(groups)
 
     def show_input_errors(self, errors: Sequence[InputError]) -> None:
         """List rejected lines under the input, and mark the ones that came from it."""
-        self.input_errors.clear()
-        warning = icons.status_icon(Status.EXPIRED)
-        for error in errors:
-            where = (
-                f"Line {error.line}"
-                if error.source == INPUT_SOURCE
-                else f"{Path(error.source).name}, line {error.line}"
-            )
-            item = QListWidgetItem(warning, f"{where}: {error.text} — {error.error}")
-            item.setToolTip(f"{error.source}:{error.line}: {error.error}")
-            self.input_errors.addItem(item)
-        self.input_errors.setVisible(bool(errors))
-        self.input.mark_lines([e.line for e in errors if e.source == INPUT_SOURCE])
+        self.input_panel.show_errors(errors)
+
+    def clear_input(self, keep: Sequence[int] = ()) -> None:
+        """Remove the input's lines except the 1-based ``keep`` (they stay marked)."""
+        self.input_panel.clear_input(keep)
 
     def show_analytics_notice(self) -> None:
         """First run: say what statistics are sent, with a way to turn them off."""
@@ -782,25 +338,21 @@ class MainWindow(QMainWindow):
         box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         box.open()  # window-modal sheet; never blocks the event loop
 
-    def select_key(self, key: tuple[str, int]) -> bool:
+    def select_key(self, key: Key) -> bool:
         """Select and scroll to a target's row (clearing filters that hide it)."""
-        position = self.model.row_of(key)
-        if position is None:
-            return False
-        source = self.model.index(position, 0)
-        proxy_index = self.proxy.mapFromSource(source)
-        if not proxy_index.isValid():
-            self.filter_edit.clear()
-            self.status_filter.setCurrentIndex(0)
-            proxy_index = self.proxy.mapFromSource(source)
-        self.table.selectRow(proxy_index.row())
-        self.table.scrollTo(proxy_index)
-        return True
+        return self.select_keys([key]) == 1
+
+    def select_keys(self, keys: Iterable[Key]) -> int:
+        """Select the rows of ``keys`` and scroll to the first; returns how many exist.
+
+        Filters that hide any of them are cleared first: the user asked to see them.
+        """
+        positions = [p for key in keys if (p := self.model.row_of(key)) is not None]
+        return self.table.select_source_rows(positions, self.filter_bar.clear)
 
     def selected_rows(self) -> list[WatchRow]:
         """Selected rows in the order they are shown."""
-        rows = sorted({index.row() for index in self.table.selectionModel().selectedRows()})
-        return [row for r in rows if (row := self.proxy.row_at(r)) is not None]
+        return self.table.selected_rows()
 
     def bring_to_front(self) -> None:
         if self.isMinimized():
@@ -814,54 +366,37 @@ class MainWindow(QMainWindow):
     def _request_check(self) -> None:
         self.check_requested.emit(self.input.toPlainText())
 
-    def _request_remove(self) -> None:
-        keys = [row.target.key for row in self.selected_rows()]
-        if keys:
-            self.remove_requested.emit(keys)
+    def _request_add(self) -> None:
+        self.add_requested.emit(self.input.toPlainText())
 
     def choose_files(self) -> None:
-        names, _ = QFileDialog.getOpenFileNames(self, "Add domain lists", "", LIST_FILE_FILTER)
-        if names:
-            self.files_opened.emit([Path(n) for n in names])
+        paths = self.file_chooser.choose_lists(self)
+        if paths:
+            self.files_opened.emit(paths)
 
     def choose_export_file(self) -> None:
-        name, chosen_filter = QFileDialog.getSaveFileName(
-            self,
-            "Export results",
-            "domaincheck-results.csv",
-            "CSV (*.csv);;JSON, as domaincheck check --format json (*.json)",
-        )
-        if name:
-            path = Path(name)
-            if not path.suffix:
-                path = path.with_suffix(".json" if "json" in chosen_filter.lower() else ".csv")
-            self.export_requested.emit(path)
+        """Ask where to export, then ask for the rows the view shows, as it shows them."""
+        path = self.file_chooser.choose_export(self)
+        if path is not None:
+            self.export_requested.emit(path, self.proxy.shown_keys())
 
     def copy_selected_rows(self) -> str:
         """Copy the selected rows as tab-separated text with a header line."""
-        rows = self.selected_rows()
-        if not rows:
-            return ""
-        lines = ["\t".join(HEADERS)]
-        lines += [
-            "\t".join(display_value(row, c).replace("\t", " ") for c in range(COLUMN_COUNT))
-            for row in rows
-        ]
-        text = "\n".join(lines) + "\n"
-        # setText, not setMimeData: the clipboard takes ownership of a QMimeData and
-        # deletes it again at exit after Python already has (a crash at shutdown).
-        QGuiApplication.clipboard().setText(text)
-        self.statusBar().showMessage(
-            f"Copied {len(rows)} row{'s' if len(rows) != 1 else ''}", _STATUS_MESSAGE_TIMEOUT_MS
-        )
+        text, count = self.table.copy_rows()
+        if count:
+            self.statusBar().showMessage(
+                f"Copied {count} row{'s' if count != 1 else ''}", _STATUS_MESSAGE_TIMEOUT_MS
+            )
         return text
 
-    def _on_selection_changed(self, selected: QItemSelection, deselected: QItemSelection) -> None:
+    def _on_selection_changed(self, *changed: object) -> None:
         self._refresh_details()
+        self.right_splitter.fit_details()
 
     def _refresh_details(self, *args: object) -> None:
-        current = self.table.selectionModel().currentIndex()
-        rows = self.table.selectionModel().selectedRows()
+        selection = self.table.selectionModel()
+        current = selection.currentIndex()
+        rows = selection.selectedRows()
         index = rows[0] if rows else (current if current.isValid() else QModelIndex())
         self.details.show_row(self.proxy.row_at(index.row()) if index.isValid() else None)
 
@@ -875,10 +410,3 @@ class MainWindow(QMainWindow):
             self.close_handler(event)
         else:
             event.accept()
-
-
-def file_url_mime(paths: Sequence[Path]) -> QMimeData:
-    """A drag payload of local files, as a file manager makes it (tests, bench)."""
-    mime = QMimeData()
-    mime.setUrls([QUrl.fromLocalFile(str(path)) for path in paths])
-    return mime

@@ -12,6 +12,7 @@ import json
 import logging
 import os
 import tempfile
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -24,7 +25,7 @@ from PySide6.QtWidgets import (
     QFormLayout,
     QGroupBox,
     QHBoxLayout,
-    QLabel,
+    QLayout,
     QLineEdit,
     QPushButton,
     QSpinBox,
@@ -33,9 +34,12 @@ from PySide6.QtWidgets import (
 )
 
 from core import paths
+from core.analytics import AnalyticsConfig, OffReason, env_off_reason
 from core.api import default_backend_url
 from core.config import DEFAULT_CONCURRENCY, DEFAULT_TIMEOUT_SECONDS, MAX_CONCURRENCY, Settings
 from core.models import DEFAULT_THRESHOLD_DAYS
+from desktop.autostart import AutostartStatus
+from desktop.widgets import WrappingLabel
 
 log = logging.getLogger(__name__)
 
@@ -58,6 +62,9 @@ class Preferences:
     reminders_enabled: bool = True
     #: Start with only the tray icon (when a tray exists).
     start_hidden: bool = False
+    #: Start at login (hidden in the tray). ``None``: not decided yet; the app turns
+    #: it on with the first watched domain (see :mod:`desktop.autostart`).
+    start_at_login: bool | None = None
     #: The reminder service; "" = ``DOMAINCHECK_BACKEND_URL`` or the build's default.
     backend_url: str = ""
     #: Where email reminders go, for display only (never sent anywhere but the service).
@@ -76,7 +83,11 @@ class Preferences:
     def from_dict(cls, data: dict[str, Any]) -> Preferences:
         defaults = cls()
         values: dict[str, Any] = {}
-        kinds: dict[str, type] = {"timeout_seconds": float, "concurrency": int}
+        kinds: dict[str, type] = {
+            "timeout_seconds": float,
+            "concurrency": int,
+            "start_at_login": bool,
+        }
         for field in dataclasses.fields(cls):
             value = data.get(field.name, getattr(defaults, field.name))
             kind = kinds.get(field.name) or type(getattr(defaults, field.name))
@@ -129,16 +140,37 @@ def save(preferences: Preferences, path: Path | None = None) -> None:
         raise
 
 
+NO_KEY_NOTE = "This copy is built without statistics; nothing is sent."
+
+
 @dataclasses.dataclass(frozen=True, slots=True)
 class StatisticsState:
     """What the "usage statistics" checkbox shows."""
 
     #: Checked: not opted out (and not vetoed by the environment).
     enabled: bool = True
-    #: ``DO_NOT_TRACK``/``DOMAINCHECK_NO_ANALYTICS`` decide; the box cannot change it.
+    #: Nothing can be sent whatever the box says (``DO_NOT_TRACK``,
+    #: ``DOMAINCHECK_NO_ANALYTICS``, a build without a key): shown off and disabled.
     locked: bool = False
-    #: A sentence under the checkbox (why it is off or locked), or "".
+    #: A sentence next to the checkbox (why it is off or locked), or "".
     note: str = ""
+
+    @classmethod
+    def current(
+        cls, reason: OffReason | None, env: Mapping[str, str] | None = None
+    ) -> StatisticsState:
+        """The box for this run, from the client's :class:`OffReason` (``None``: on or
+        not known yet). The environment's veto and a missing key are checked here too,
+        because a user's opt-out hides them in ``reason``."""
+        env = os.environ if env is None else env
+        veto = env_off_reason(env)
+        if veto is not None:
+            return cls(
+                enabled=False, locked=True, note=f"Off because {veto.value}; nothing is sent."
+            )
+        if reason is OffReason.NO_KEY or AnalyticsConfig.from_environment(env) is None:
+            return cls(enabled=False, locked=True, note=NO_KEY_NOTE)
+        return cls(enabled=reason is not OffReason.OPTED_OUT)
 
 
 class PreferencesDialog(QDialog):
@@ -163,6 +195,7 @@ class PreferencesDialog(QDialog):
         *,
         tray_available: bool,
         statistics: StatisticsState | None = None,
+        autostart: AutostartStatus | None = None,
         parent: QWidget | None = None,
     ) -> None:
         super().__init__(parent)
@@ -194,6 +227,18 @@ class PreferencesDialog(QDialog):
         self.start_hidden.setEnabled(tray_available)
         if not tray_available:
             self.start_hidden.setToolTip("No system tray is available on this desktop.")
+        self.start_at_login = QCheckBox("Start Domain Check at &login")
+        self._start_at_login_shown = (
+            autostart.enabled if autostart is not None else preferences.start_at_login is True
+        )
+        self.start_at_login.setChecked(self._start_at_login_shown)
+        self.start_at_login.setAccessibleDescription(
+            "Starts hidden in the system tray when you log in, so reminders keep coming."
+        )
+        if autostart is not None and autostart.location:
+            self.start_at_login.setToolTip(f"The login entry: {autostart.location}")
+        self.start_at_login_note = WrappingLabel(_login_note(autostart))
+        self.start_at_login_note.setVisible(bool(self.start_at_login_note.text()))
 
         form = QFormLayout()
         form.addRow("&Warn before expiry:", self.threshold)
@@ -201,13 +246,18 @@ class PreferencesDialog(QDialog):
         form.addRow("&Timeout per domain:", self.timeout)
         form.addRow("Domains checked at &once:", self.concurrency)
         form.addRow(self.reminders)
-        form.addRow(self.start_hidden)
+
+        # Starting: a vertical layout, so the wrapped note gets its full height.
+        starting_box = QGroupBox("Starting")
+        starting_layout = QVBoxLayout(starting_box)
+        starting_layout.addWidget(self.start_at_login)
+        starting_layout.addWidget(self.start_at_login_note)
+        starting_layout.addWidget(self.start_hidden)
 
         # Email reminders: where they go (kept here for display only) and the service.
-        self.reminder_email = QLabel(
+        self.reminder_email = WrappingLabel(
             preferences.reminder_email or "Not set up: get an email before anything expires."
         )
-        self.reminder_email.setWordWrap(True)
         self.reminder_email.setAccessibleName("Email reminders go to")
         self.manage_reminders = QPushButton("Manage…" if preferences.reminder_email else "Set Up…")
         self.manage_reminders.clicked.connect(self.reminders_requested)
@@ -225,7 +275,8 @@ class PreferencesDialog(QDialog):
 
         # Usage statistics: the opt-out, and a fresh random ID on request.
         self.statistics = QCheckBox("Send anonymous usage statistics")
-        self.statistics.setChecked(statistics.enabled)
+        # Locked means nothing can be sent: never show it ticked.
+        self.statistics.setChecked(statistics.enabled and not statistics.locked)
         self.statistics.setEnabled(not statistics.locked)
         self.statistics.setAccessibleDescription(
             "Counts and timings only: never your domains, file names or email address."
@@ -236,12 +287,11 @@ class PreferencesDialog(QDialog):
         statistics_row = QHBoxLayout()
         statistics_row.addWidget(self.statistics, 1)
         statistics_row.addWidget(self.reset_id)
-        self.statistics_note = QLabel(
+        self.statistics_note = WrappingLabel(
             statistics.note
             or "Counts and timings that help improve Domain Check. Never your domains, "
             "file names or email address."
         )
-        self.statistics_note.setWordWrap(True)
         small = self.statistics_note.font()
         small.setPointSizeF(small.pointSizeF() * 0.9)
         self.statistics_note.setFont(small)
@@ -257,10 +307,12 @@ class PreferencesDialog(QDialog):
         buttons.rejected.connect(self.reject)
         layout = QVBoxLayout(self)
         layout.addLayout(form)
+        layout.addWidget(starting_box)
         layout.addWidget(reminders_box)
         layout.addWidget(privacy_box)
         layout.addWidget(buttons)
-        self.setMinimumWidth(480)
+        # The layout decides the smallest size, so nothing overlaps or clips.
+        layout.setSizeConstraint(QLayout.SizeConstraint.SetMinimumSize)
 
     def _reset_analytics_id(self) -> None:
         self.reset_analytics_requested.emit()
@@ -290,8 +342,31 @@ class PreferencesDialog(QDialog):
             ),
             reminders_enabled=self.reminders.isChecked(),
             start_hidden=self.start_hidden.isChecked(),
+            start_at_login=self._start_at_login_choice(),
             backend_url=self.backend_url.text().strip(),
         )
+
+    def _start_at_login_choice(self) -> bool | None:
+        """The box's state once the user changed it; untouched, the preference stays
+        (``None`` = "not decided", so the first watched domain still turns it on)."""
+        checked = self.start_at_login.isChecked()
+        if checked == self._start_at_login_shown:
+            return self._original.start_at_login
+        return checked
+
+
+def _login_note(autostart: AutostartStatus | None) -> str:
+    """Why the "Start at login" box may not say everything: another copy, or an error."""
+    if autostart is None:
+        return ""
+    if autostart.error:
+        return autostart.error
+    if autostart.other_command:
+        return (
+            f"Another copy of Domain Check starts at login ({autostart.other_command[0]}). "
+            "Ticking the box makes this copy start instead."
+        )
+    return ""
 
 
 N = TypeVar("N", int, float)

@@ -23,22 +23,30 @@ from PySide6.QtCore import (
     QSortFilterProxyModel,
     Qt,
     QTimer,
+    Signal,
 )
 from PySide6.QtGui import QColor, QGuiApplication
 
 from core.models import CheckResult, Status, Target, summarize
 from desktop import icons
 from desktop.rows import (
+    COLUMN_CERT_EXPIRES,
     COLUMN_COUNT,
-    COLUMN_DAYS_LEFT,
+    COLUMN_DOMAIN,
+    COLUMN_GROUP,
     COLUMN_ISSUER,
+    COLUMN_NEXT_EXPIRY,
     COLUMN_PROBLEM,
+    COLUMN_REG_EXPIRES,
     COLUMN_STATUS,
     FILTER_SEPARATOR,
     HEADERS,
+    MISSING_SORT_KEYS,
     UNCHECKED_CODE,
     RowValues,
     WatchRow,
+    domain_description,
+    next_expiry,
     unchecked_rows,
 )
 
@@ -48,8 +56,8 @@ ModelIndex = QModelIndex | QPersistentModelIndex
 SORT_ROLE = Qt.ItemDataRole.UserRole + 1
 #: The whole ``WatchRow`` of this index.
 ROW_ROLE = Qt.ItemDataRole.UserRole + 2
-#: What the proxy's filter matches: ``"<status>\x1f<searchable text>"`` (see
-#: ``WatchRow.filter_text``).
+#: What the proxy's filter matches: ``"<status>\x1f<group>\x1f<searchable text>"``
+#: (see ``WatchRow.filter_text``).
 FILTER_ROLE = Qt.ItemDataRole.UserRole + 3
 
 # Roles as plain ints: ``data()`` runs from C++ for every cell of every repaint (seven
@@ -79,6 +87,8 @@ _ANSWERED_ROLES = frozenset(
     }
 )
 _RIGHT_ALIGNED = int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+#: Dates line up on the right, like numbers.
+_RIGHT_ALIGNED_COLUMNS = frozenset({COLUMN_CERT_EXPIRES, COLUMN_REG_EXPIRES})
 #: While results stream in, re-sort at most this often: every re-sort is a layout
 #: change (the whole table is laid out and painted again, and rows move under the
 #: pointer), where a batch that only fills in rows repaints just those rows.
@@ -88,7 +98,14 @@ CHANGED_RUN_ROWS = 16
 
 
 class ResultsModel(QAbstractTableModel):
-    """Watched targets and their results, in watchlist order."""
+    """Watched targets and their results, in watchlist order.
+
+    Signals:
+        counts_changed(): the number of rows per status changed (at most once per
+            batch of results), for the status filter's counts.
+    """
+
+    counts_changed = Signal()
 
     def __init__(
         self, parent: QObject | None = None, *, resort_interval_ms: int = RESORT_INTERVAL_MS
@@ -108,6 +125,8 @@ class ResultsModel(QAbstractTableModel):
         self._status_counts: collections.Counter[Status | None] = collections.Counter()
         #: Foreground colour per status for the current palette (see palette_changed).
         self._colours: dict[Status | None, QColor] = {}
+        #: The last run looked offline (see ``set_offline``).
+        self._offline = False
 
     # Sorting lives here, not in the proxy: Python's sort over the cached keys of
     # 2,000 rows takes about a millisecond, where a dynamically sorting proxy calls
@@ -135,11 +154,16 @@ class ResultsModel(QAbstractTableModel):
         column = self._sort_column
         if not 0 <= column < COLUMN_COUNT or len(self._rows) < 2:
             return
+        # Rows without a value go last in both directions: a reversed sort would put
+        # them first, so they are set apart and appended in watchlist order.
+        present = [row for row in self._rows if row.sort_keys[column] not in MISSING_SORT_KEYS]
+        missing = [row for row in self._rows if row.sort_keys[column] in MISSING_SORT_KEYS]
         ordered = sorted(
-            self._rows,
+            present,
             key=lambda row: row.sort_keys[column],
             reverse=self._sort_order == Qt.SortOrder.DescendingOrder,
         )
+        ordered += missing
         if all(a is b for a, b in zip(ordered, self._rows, strict=True)):
             return
         self.layoutAboutToBeChanged.emit()
@@ -167,8 +191,8 @@ class ResultsModel(QAbstractTableModel):
         if orientation == Qt.Orientation.Horizontal and 0 <= section < COLUMN_COUNT:
             if role == Qt.ItemDataRole.DisplayRole:
                 return HEADERS[section]
-            if role == Qt.ItemDataRole.TextAlignmentRole and section == COLUMN_DAYS_LEFT:
-                return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+            if role == Qt.ItemDataRole.TextAlignmentRole and section in _RIGHT_ALIGNED_COLUMNS:
+                return _RIGHT_ALIGNED
         return None
 
     def data(self, index: ModelIndex, role: int = _DISPLAY_ROLE) -> object:
@@ -185,24 +209,43 @@ class ResultsModel(QAbstractTableModel):
         if role == _DECORATION_ROLE:
             return icons.status_icon(row.status) if column == COLUMN_STATUS else None
         if role == _FOREGROUND_ROLE:
-            if column == COLUMN_STATUS or (
-                column == COLUMN_DAYS_LEFT and row.status not in (None, Status.VALID)
-            ):
+            if column == COLUMN_STATUS:
                 return self._colour(row.status)
+            if column == COLUMN_NEXT_EXPIRY and row.expiry_status not in (None, Status.VALID):
+                return self._colour(row.expiry_status)
             return None
         if role == _ALIGNMENT_ROLE:
-            return _RIGHT_ALIGNED if column == COLUMN_DAYS_LEFT else None
+            return _RIGHT_ALIGNED if column in _RIGHT_ALIGNED_COLUMNS else None
         if role == _SORT_ROLE:
             return row.sort_keys[column]
         if role == _ROW_ROLE:
             return row
         if role == _FILTER_ROLE:
             return row.filter_text()
-        if role == _TOOLTIP_ROLE and row.result is not None:
-            if column in (COLUMN_STATUS, COLUMN_PROBLEM) and row.problem:
-                return row.problem
-            if column == COLUMN_ISSUER and row.result.tls is not None:
-                return row.result.tls.issuer
+        if role == _TOOLTIP_ROLE:
+            return self._tooltip(row, column)
+        return None
+
+    @staticmethod
+    def _tooltip(row: WatchRow, column: int) -> str | None:
+        """The full text behind an elided cell (only asked for on hover)."""
+        if column == COLUMN_DOMAIN:
+            return domain_description(row.target)
+        if column == COLUMN_GROUP:
+            return row.group or None
+        result = row.result
+        if result is None:
+            return None
+        if column in (COLUMN_STATUS, COLUMN_PROBLEM) and row.problem:
+            return row.problem
+        if column == COLUMN_ISSUER and result.tls is not None:
+            return result.tls.issuer
+        if column == COLUMN_NEXT_EXPIRY:
+            found = next_expiry(result)
+            if found is not None:
+                what, when = found
+                stamp = when.astimezone().strftime("%Y-%m-%d %H:%M %Z")
+                return f"The {what} expires {stamp}"
         return None
 
     def _colour(self, status: Status | None) -> QColor:
@@ -249,6 +292,14 @@ class ResultsModel(QAbstractTableModel):
     def unchecked_count(self) -> int:
         return self._status_counts[None]
 
+    def status_count(self, status: Status | None) -> int:
+        """Rows with ``status`` (``None``: not checked yet); kept live, costs nothing."""
+        return self._status_counts[status]
+
+    def groups(self) -> list[str]:
+        """The groups rows belong to, sorted (case-insensitively)."""
+        return sorted({row.group for row in self._rows if row.group}, key=str.casefold)
+
     def worst_status(self) -> Status | None:
         statuses = [s for s, n in self._status_counts.items() if s is not None and n > 0]
         return max(statuses, key=lambda s: s.severity) if statuses else None
@@ -263,6 +314,7 @@ class ResultsModel(QAbstractTableModel):
         self._recount()
         self.endResetModel()
         self._resort()
+        self.counts_changed.emit()
 
     def add_targets(self, targets: Iterable[Target]) -> int:
         """Append not-yet-listed targets as unchecked rows; returns how many were new."""
@@ -274,6 +326,8 @@ class ResultsModel(QAbstractTableModel):
         new = self._new_rows(rows)
         self._append(new)
         self._resort()
+        if new:
+            self.counts_changed.emit()
         return len(new)
 
     def apply_results(
@@ -287,6 +341,7 @@ class ResultsModel(QAbstractTableModel):
         """
         changed: list[int] = []
         fresh: list[WatchRow] = []
+        back_online = False  # a server answered: the machine has a network again
         for number, result in enumerate(results):
             row_values = None if values is None else values[number]
             position = self._index.get(result.target.key)
@@ -300,9 +355,37 @@ class ResultsModel(QAbstractTableModel):
                 row.set_result(result, row_values)
                 self._status_counts[row.status] += 1
                 changed.append(position)
+            if self._offline:
+                if row.network_failed:
+                    row.show_offline(True)
+                else:
+                    back_online = True
         self._announce_changed(changed)
         self._append(self._new_rows(fresh))
         self._request_resort()
+        if results:
+            self.counts_changed.emit()
+        if back_online:
+            self.set_offline(False)
+
+    def set_offline(self, offline: bool) -> None:
+        """The last run looked offline: rows that failed before reaching a server say
+        "not checked: no network", not "no such domain" each; ``False`` undoes it.
+
+        Turns itself off when a result that reached a server arrives.
+        """
+        if offline == self._offline:
+            return
+        self._offline = offline
+        changed = []
+        for position, row in enumerate(self._rows):
+            if row.network_failed:
+                row.show_offline(offline)
+                changed.append(position)
+        self._announce_changed(changed)
+
+    def is_offline(self) -> bool:
+        return self._offline
 
     def _announce_changed(self, positions: Iterable[int]) -> None:
         """``dataChanged`` for each run of at most ``CHANGED_RUN_ROWS`` adjacent rows.
@@ -326,18 +409,54 @@ class ResultsModel(QAbstractTableModel):
             del self._rows[first : last + 1]
             self.endRemoveRows()
         self._reindex()
+        if positions:
+            self.counts_changed.emit()
+
+    def set_group(self, keys: Iterable[tuple[str, int]], group: str) -> None:
+        """Put the rows of ``keys`` in ``group`` ("" for none), as the watchlist did."""
+        positions = sorted({p for k in keys if (p := self._index.get(k)) is not None})
+        for position in positions:
+            self._rows[position].set_group(group)
+        for first, last in _spans(positions):
+            self.dataChanged.emit(self.index(first, 0), self.index(last, COLUMN_COUNT - 1))
+        if positions and self._sort_column == COLUMN_GROUP:
+            self._request_resort()
+
+    def set_target_threshold(
+        self, keys: Iterable[tuple[str, int]], days: int | None, default_days: int
+    ) -> list[Target]:
+        """Give the rows of ``keys`` their own threshold (``None``: ``default_days``),
+        re-classifying what they show; returns their targets (to check them again)."""
+        positions = sorted({p for k in keys if (p := self._index.get(k)) is not None})
+        for position in positions:
+            row = self._rows[position]
+            row.target = dataclasses.replace(row.target, threshold_days=days)
+            if row.result is not None:
+                wanted = default_days if days is None else days
+                row.set_result(dataclasses.replace(row.result, threshold_days=wanted))
+        for first, last in _spans(positions):
+            self.dataChanged.emit(self.index(first, 0), self.index(last, COLUMN_COUNT - 1))
+        if positions:
+            self._recount()
+            self.counts_changed.emit()
+            self._request_resort()
+        return [self._rows[p].target for p in positions]
 
     def set_threshold(self, threshold_days: int) -> None:
-        """Re-classify every known result against a new threshold (no new check needed)."""
+        """Re-classify every known result against a new default threshold (no new
+        check needed); rows with a threshold of their own keep it."""
         for row in self._rows:
-            if row.result is not None and row.result.threshold_days != threshold_days:
-                row.set_result(dataclasses.replace(row.result, threshold_days=threshold_days))
+            own = row.target.threshold_days
+            wanted = threshold_days if own is None else own
+            if row.result is not None and row.result.threshold_days != wanted:
+                row.set_result(dataclasses.replace(row.result, threshold_days=wanted))
         self._recount()
         if self._rows:
             self.dataChanged.emit(
                 self.index(0, 0), self.index(len(self._rows) - 1, COLUMN_COUNT - 1)
             )
             self._resort()
+        self.counts_changed.emit()
 
     def _new_rows(self, rows: Iterable[WatchRow]) -> list[WatchRow]:
         seen: set[tuple[str, int]] = set()
@@ -367,12 +486,15 @@ class ResultsModel(QAbstractTableModel):
         self._status_counts = collections.Counter(row.status for row in self._rows)
 
 
-def filter_pattern(text: str, statuses: frozenset[Status | None] | None) -> str:
+def filter_pattern(
+    text: str, statuses: frozenset[Status | None] | None, group: str | None = None
+) -> str:
     """A pattern matching ``WatchRow.filter_text`` of the rows to show.
 
     ``text`` is already case-folded (so is the row's text): a plain substring test.
+    ``group``: ``None`` for every group, ``""`` for rows in no group, else that group.
     """
-    if statuses is None and not text:
+    if statuses is None and not text and group is None:
         return ""
     if statuses is None:
         status_part = f"[^{FILTER_SEPARATOR}]*"
@@ -381,8 +503,13 @@ def filter_pattern(text: str, statuses: frozenset[Status | None] | None) -> str:
     else:
         codes = sorted(UNCHECKED_CODE if s is None else s.value for s in statuses)
         status_part = "(?:" + "|".join(re.escape(code) for code in codes) + ")"
+    group_part = (
+        f"[^{FILTER_SEPARATOR}]*"
+        if group is None
+        else QRegularExpression.escape(group.replace(FILTER_SEPARATOR, " "))
+    )
     text_part = ".*" + QRegularExpression.escape(text) if text else ""
-    return f"^{status_part}{FILTER_SEPARATOR}{text_part}"
+    return f"^{status_part}{FILTER_SEPARATOR}{group_part}{FILTER_SEPARATOR}{text_part}"
 
 
 def _spans(positions: Iterable[int]) -> list[tuple[int, int]]:
@@ -397,14 +524,14 @@ def _spans(positions: Iterable[int]) -> list[tuple[int, int]]:
 
 
 class ResultsProxy(QSortFilterProxyModel):
-    """Filters by text and status; sorting is the source model's (by raw values).
+    """Filters by text, status and group; sorting is the source model's (by raw values).
 
-    The filter runs in C++: ``FILTER_ROLE`` gives each row ``"<status>\x1f<text>"``
-    and the proxy matches it against a regular expression built from the chosen
-    statuses and the (escaped) search text. With no filter the pattern is empty and
-    Qt accepts every row without asking the model, so the proxy's re-mapping after a
-    re-sort or an insert of thousands of rows costs no Python call per row (a
-    ``filterAcceptsRow`` override costs one each time).
+    The filter runs in C++: ``FILTER_ROLE`` gives each row
+    ``"<status>\x1f<group>\x1f<text>"`` and the proxy matches it against a regular
+    expression built from the chosen statuses, group and the (escaped) search text.
+    With no filter the pattern is empty and Qt accepts every row without asking the
+    model, so the proxy's re-mapping after a re-sort or an insert of thousands of rows
+    costs no Python call per row (a ``filterAcceptsRow`` override costs one each time).
     """
 
     def __init__(self, parent: QObject | None = None) -> None:
@@ -418,6 +545,8 @@ class ResultsProxy(QSortFilterProxyModel):
         #: ``None`` = every status; otherwise the statuses to show (``None`` in the
         #: set stands for "not checked yet").
         self._statuses: frozenset[Status | None] | None = None
+        #: ``None`` = every group; ``""`` = rows in no group.
+        self._group: str | None = None
 
     def sort(self, column: int, order: Qt.SortOrder = Qt.SortOrder.AscendingOrder) -> None:
         """Sorting is done by the source model (see ``ResultsModel.sort``)."""
@@ -440,9 +569,17 @@ class ResultsProxy(QSortFilterProxyModel):
         self._statuses = None if statuses is None else frozenset(statuses)
         self._apply_filter()
 
+    def set_group(self, group: str | None) -> None:
+        """Show one group's rows (``""``: rows in no group; ``None``: every row)."""
+        self._group = group
+        self._apply_filter()
+
     def filter_pattern(self) -> str:
-        """The regular expression for the current text and statuses ("" = all rows)."""
-        return filter_pattern(self._text, self._statuses)
+        """The regular expression for the current filters ("" = all rows)."""
+        return filter_pattern(self._text, self._statuses, self._group)
+
+    def is_filtered(self) -> bool:
+        return bool(self.filter_pattern())
 
     def _apply_filter(self) -> None:
         expression = QRegularExpression(
@@ -460,3 +597,13 @@ class ResultsProxy(QSortFilterProxyModel):
         index = self.index(proxy_row, 0)
         row = index.data(ROW_ROLE)
         return row if isinstance(row, WatchRow) else None
+
+    def shown_keys(self) -> list[tuple[str, int]]:
+        """The keys of the rows the view shows, in view order (what export writes)."""
+        source = self.sourceModel()
+        if not isinstance(source, ResultsModel):
+            return []
+        return [
+            source.row_at(self.mapToSource(self.index(r, 0)).row()).key
+            for r in range(self.rowCount())
+        ]

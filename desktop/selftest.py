@@ -182,17 +182,21 @@ def _isolate(home: Path) -> None:
 
 def _check_resources() -> Outcome:
     from core import paths
-    from core.rdap import Bootstrap
+    from core.rdap import BOOTSTRAP_FILE_NAME, Bootstrap
 
-    bootstrap = Bootstrap.parse(paths.resource("iana-rdap-dns.json").read_bytes())
     svgs = sorted(p.stem for p in (paths.resources_dir() / "icons").glob("*.svg"))
     if "domaincheck" not in svgs or not any(s.startswith("status-") for s in svgs):
         raise FileNotFoundError(f"icons missing in {paths.resources_dir()}")
+    # IANA's RDAP bootstrap is bundled only when a build had a copy to hand; without
+    # one it is fetched on first use. A bundled copy must parse.
+    shipped = paths.resource(BOOTSTRAP_FILE_NAME)
+    if shipped.is_file():
+        tlds = len(Bootstrap.parse(shipped.read_bytes()).services)
+        bootstrap = f"RDAP bootstrap: {tlds} TLDs"
+    else:
+        bootstrap = "no bundled RDAP bootstrap: fetched on first use"
     return Outcome(
-        "resources",
-        True,
-        f"{paths.resources_dir()} (RDAP bootstrap: {len(bootstrap.services)} TLDs, "
-        f"{len(svgs)} SVG icons)",
+        "resources", True, f"{paths.resources_dir()} ({bootstrap}, {len(svgs)} SVG icons)"
     )
 
 

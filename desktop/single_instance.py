@@ -2,8 +2,11 @@
 
 The first instance listens on a ``QLocalServer`` whose name is derived from the user
 and the data folder (so two users, or two test runs with their own ``XDG_DATA_HOME``,
-never meet). A later launch connects, sends one JSON line ``{"files": [...]}`` and
-waits for ``ok``; the first instance brings its window forward and adds the files.
+never meet). A later launch connects, sends one JSON line
+``{"files": [...], "show": true}`` and waits for ``ok``; the first instance brings its
+window forward (unless ``show`` is false: a second ``--background`` start, e.g. at
+login, must not pop a window up) and adds the files. A message without ``show``
+(from an older version) means show.
 """
 
 from __future__ import annotations
@@ -38,13 +41,15 @@ def server_name() -> str:
     return f"domaincheck-{digest}"
 
 
-def hand_off(files: Sequence[Path], name: str | None = None) -> bool:
-    """Give ``files`` to a running instance; False when there is none."""
+def hand_off(files: Sequence[Path], name: str | None = None, *, show: bool = True) -> bool:
+    """Give ``files`` to a running instance (and ask it to show its window unless
+    ``show`` is false); False when there is none."""
     socket = QLocalSocket()
     socket.connectToServer(name or server_name())
     if not socket.waitForConnected(CONNECT_TIMEOUT_MS):
         return False
-    message = json.dumps({"files": [str(Path(f).resolve()) for f in files]}) + "\n"
+    files_text = [str(Path(f).resolve()) for f in files]
+    message = json.dumps({"files": files_text, "show": show}) + "\n"
     socket.write(message.encode())
     socket.flush()
     while socket.bytesToWrite() and socket.waitForBytesWritten(REPLY_TIMEOUT_MS):
@@ -62,10 +67,11 @@ class InstanceServer(QObject):
     """Listens for later launches.
 
     Signals:
-        files_received(list[Path]): another launch asked to show the window and add files.
+        launched(list[Path], bool): another launch handed over its files (maybe none)
+            and whether the window should come forward.
     """
 
-    files_received = Signal(list)
+    launched = Signal(list, bool)
 
     def __init__(self, name: str | None = None, parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -120,11 +126,15 @@ class InstanceServer(QObject):
         line = data.split(b"\n", 1)[0]
         self._buffers[key] = b""
         try:
-            files = [Path(f) for f in json.loads(line)["files"]]
-        except (ValueError, KeyError, TypeError):
+            message = json.loads(line)
+            files = [Path(f) for f in message["files"]]
+            show = message.get("show", True)
+            if not isinstance(show, bool):
+                raise TypeError("show is not a boolean")
+        except (ValueError, KeyError, TypeError, AttributeError):
             log.warning("ignoring a malformed hand-off message")
             socket.abort()
             return
         socket.write(_ACK)
         socket.flush()
-        self.files_received.emit(files)
+        self.launched.emit(files, show)

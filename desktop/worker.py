@@ -26,7 +26,7 @@ from PySide6.QtCore import QObject, QThread, QTimer, Signal
 
 from core.config import Settings
 from core.models import CheckResult, Target
-from desktop.engine_process import CheckBatch, CheckerLike, check_in_batches
+from desktop.engine_process import CheckBatch, CheckContext, CheckerLike, check_in_batches
 
 log = logging.getLogger(__name__)
 
@@ -82,8 +82,10 @@ class CheckWorker(QObject):
         settings: Settings,
         checker_factory: CheckerFactory,
         batch_interval_ms: int = BATCH_INTERVAL_MS,
+        context: CheckContext | None = None,
     ) -> None:
         super().__init__()
+        self._context = context or CheckContext()
         self._targets = list(targets)
         self._settings = settings
         self._checker_factory = checker_factory
@@ -133,7 +135,7 @@ class CheckWorker(QObject):
         ours, theirs = context.Pipe()
         process = context.Process(
             target=engine_process.main,
-            args=(theirs, self._targets, self._settings, self._batch_interval_s),
+            args=(theirs, self._targets, self._settings, self._batch_interval_s, self._context),
             name="domaincheck-engine",
             daemon=True,
         )
@@ -226,8 +228,19 @@ class CheckWorker(QObject):
 
         self.progress.emit(0, total)
         return await check_in_batches(
-            self._checker_factory(self._settings), self._targets, self._batch_interval_s, send
+            make_checker(self._checker_factory, self._settings, self._context),
+            self._targets,
+            self._batch_interval_s,
+            send,
         )
+
+
+def make_checker(factory: CheckerFactory, settings: Settings, context: CheckContext) -> _Checker:
+    """An engine from ``factory``; one marked ``takes_context`` also gets the run's
+    context (typed registration dates, previous registrations)."""
+    if getattr(factory, "takes_context", False):
+        return factory(settings, context)  # type: ignore[call-arg]
+    return factory(settings)
 
 
 def _close_loop(loop: asyncio.AbstractEventLoop) -> None:
@@ -283,13 +296,17 @@ class CheckRunner(QObject):
     def is_running(self) -> bool:
         return self._worker is not None
 
-    def start(self, targets: Sequence[Target], settings: Settings) -> bool:
+    def start(
+        self, targets: Sequence[Target], settings: Settings, context: CheckContext | None = None
+    ) -> bool:
         """Check ``targets``; returns False (and does nothing) if a run is going on."""
         if self.is_running or not targets:
             return False
         thread = QThread()
         thread.setObjectName("domaincheck-checker")
-        worker = CheckWorker(targets, settings, self._checker_factory, self._batch_interval_ms)
+        worker = CheckWorker(
+            targets, settings, self._checker_factory, self._batch_interval_ms, context
+        )
         worker.moveToThread(thread)
         thread.started.connect(worker.run)
         worker.results_ready.connect(self.results_ready)

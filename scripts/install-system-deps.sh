@@ -2,7 +2,16 @@
 # Install the Debian packages the app and the test suite need, if any are missing:
 # Qt's runtime libraries (xcb platform), Xvfb for screenshots of the real window,
 # and PostgreSQL for the backend's storage tests. Idempotent; quick when all present.
+#
+# Another package manager at work (unattended-upgrades at boot, a software centre)
+# holds the dpkg/apt locks; instead of failing, wait for it, at most
+# DOMAINCHECK_APT_LOCK_TIMEOUT seconds (default 300), saying so once.
 set -euo pipefail
+
+lock_timeout=${DOMAINCHECK_APT_LOCK_TIMEOUT:-300}
+poll_seconds=${DOMAINCHECK_APT_LOCK_POLL:-2}
+lock_files=(/var/lib/dpkg/lock-frontend /var/lib/dpkg/lock /var/lib/apt/lists/lock
+  /var/cache/apt/archives/lock)
 
 # Usage: install-system-deps.sh [run|test]   (default: test, which includes run)
 group=${1:-test}
@@ -37,7 +46,37 @@ if [ "$(id -u)" -ne 0 ]; then
     echo "install-system-deps: need root to install: ${missing[*]}" >&2; exit 1
   fi
 fi
+
+# Seconds left of the lock budget, after waiting while a lock file is in use.
+# fuser (psmisc) tells whether a process has the file open; without it, apt-get's
+# own DPkg::Lock::Timeout does the waiting.
+started=$SECONDS
+wait_for_locks() {
+  command -v fuser >/dev/null 2>&1 || return 0
+  local told=""
+  while $sudo fuser "${lock_files[@]}" >/dev/null 2>&1; do
+    if [ $((SECONDS - started)) -ge "$lock_timeout" ]; then
+      echo "install-system-deps: another package manager still holds the dpkg/apt lock" \
+        "after ${lock_timeout}s; let it finish (or stop it) and run this again" >&2
+      return 1
+    fi
+    if [ -z "$told" ]; then
+      echo "install-system-deps: another package manager is running (apt, dpkg or" \
+        "unattended-upgrades); waiting for it to finish, at most ${lock_timeout}s..." >&2
+      told=1
+    fi
+    sleep "$poll_seconds"
+  done
+}
+remaining() {
+  local left=$((lock_timeout - (SECONDS - started)))
+  echo $((left > 0 ? left : 0))
+}
+
 echo "install-system-deps: installing ${missing[*]}" >&2
 export DEBIAN_FRONTEND=noninteractive
-$sudo apt-get update -qq
-$sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+wait_for_locks
+$sudo apt-get -o DPkg::Lock::Timeout="$(remaining)" update -qq
+wait_for_locks
+$sudo apt-get -o DPkg::Lock::Timeout="$(remaining)" install -y -qq --no-install-recommends \
+  "${missing[@]}" >/dev/null

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import os
 
 # Before any QApplication exists (pytest-qt creates it lazily, on first use).
@@ -24,14 +25,42 @@ def _qt_application(qapp: Any) -> Any:
     return qapp
 
 
+@pytest.fixture(autouse=True)
+def _garbage_collected_on_this_thread() -> Iterator[None]:
+    """Collect on the test's (GUI) thread only, as the app does (desktop/memory.py).
+
+    Tests leave many apps behind; collected by a pass that some background thread
+    triggers, a Qt wrapper is destroyed there and can deadlock with the GUI thread.
+    """
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.collect()
+        gc.enable()
+
+
+@pytest.fixture(scope="session")
+def test_bootstrap(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """An RDAP bootstrap of the tests' own, without the world's ``.test`` TLD.
+
+    The project ships no copy of IANA's file (it is fetched on first use); a check
+    without a bootstrap would fetch it from the internet. With this one, ``.test``
+    names have no RDAP service (registration "unknown"), as with IANA's real file.
+    """
+    from tests.helpers.rdap_server import write_bootstrap
+
+    directory = tmp_path_factory.mktemp("bootstrap")
+    return write_bootstrap(directory / "rdap-bootstrap.json", {"invalid": "http://127.0.0.1:9/"})
+
+
 @pytest.fixture
-def world_settings(world: Any) -> Callable[..., Any]:
+def world_settings(world: Any, test_bootstrap: Path) -> Callable[..., Any]:
     """``world.settings(...)``, never fetching the IANA bootstrap file from the internet."""
-    from core import paths
 
     def settings(**overrides: Any) -> Any:
         if world.rdap_bootstrap is None:
-            overrides.setdefault("rdap_bootstrap", str(paths.resource("iana-rdap-dns.json")))
+            overrides.setdefault("rdap_bootstrap", str(test_bootstrap))
         return world.settings(**overrides)
 
     return settings

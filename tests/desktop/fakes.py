@@ -65,9 +65,13 @@ def make_result(
     if error is not None or days is None:
         tls = CertInfo(error=error or "connection refused")
     else:
+        not_after = checked_at + timedelta(days=days, hours=2)
+        # A realistic lifetime (90 days, longer when needed): the lifetime rule of
+        # core.thresholds stays out of tests about the threshold.
+        lifetime = timedelta(days=max(90, days + 30, 3 * threshold_days))
         tls = CertInfo(
-            not_after=checked_at + timedelta(days=days, hours=2),
-            not_before=checked_at - timedelta(days=30),
+            not_after=not_after,
+            not_before=not_after - lifetime,
             subject=target.host,
             issuer="Fake CA",
             sans=(target.host,),

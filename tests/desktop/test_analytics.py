@@ -28,7 +28,7 @@ from PySide6.QtGui import QFileOpenEvent
 from PySide6.QtWidgets import QApplication
 
 from core import analytics as core_analytics
-from core import install_id, paths
+from core import install_id
 from core.analytics import OffReason
 from desktop.analytics import DesktopAnalytics
 from desktop.mainwindow import file_url_mime
@@ -311,6 +311,7 @@ def test_a_whole_session_and_a_cli_run_send_nothing_personal(
     make_app: Callable[..., Any],
     world: Any,
     world_settings: Any,
+    test_bootstrap: Path,
     sink: PosthogSink,
     notice_answered: None,
     backend: Backend,
@@ -338,8 +339,8 @@ def test_a_whole_session_and_a_cli_run_send_nothing_personal(
     dialog = open_dialog(app, qtbot)
     request_code(dialog, qtbot)
     backend.inbox.wait_for(1)
-    dialog.code_edit.setText(backend.inbox.code())
-    click(qtbot, dialog.register_button)
+    dialog.code_page.code_edit.setText(backend.inbox.code())
+    click(qtbot, dialog.code_page.register_button)
     qtbot.waitUntil(lambda: dialog.page is Page.MANAGE and not dialog.busy, timeout=15_000)
     assert app.analytics.distinct_id if hasattr(app.analytics, "distinct_id") else True
     stored = install_id.peek()
@@ -369,7 +370,7 @@ def test_a_whole_session_and_a_cli_run_send_nothing_personal(
             **world.env,
             "PYTHONPATH": str(ROOT),
             "DOMAINCHECK_TIMEOUT": "5",
-            "DOMAINCHECK_RDAP_BOOTSTRAP": str(paths.resource("iana-rdap-dns.json")),
+            "DOMAINCHECK_RDAP_BOOTSTRAP": str(test_bootstrap),
         },
         capture_output=True,
         text=True,

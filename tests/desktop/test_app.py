@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import csv
+import dataclasses
 import json
 import time
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -106,7 +108,7 @@ def test_quit_during_a_check_is_clean_and_saves(
     qtbot.waitUntil(lambda: exits == [1], timeout=1000)
     with Watchlist(tmp_path / "watchlist.sqlite3") as watchlist:
         entries = {e.target.host: e for e in watchlist.entries()}
-        assert watchlist.get_meta("input_draft") == "valid.test\nhang.test\nstill typing"
+    assert app.window.input.toPlainText().strip() == "still typing"  # rejected: it stays
     assert set(entries) == {"valid.test", "hang.test"}
     assert entries["valid.test"].result is not None
     assert entries["hang.test"].result is None
@@ -134,7 +136,7 @@ def test_watchlist_and_results_persist_across_a_restart(
     assert status_of(second, "a.test") == "Expiring"
     assert status_of(second, "b.test") == "Valid"
     assert second.window.summary_label.text() == "2 valid · 1 expiring"
-    assert second.window.input.toPlainText() == "a.test\nb.test\nbücher.test"
+    assert second.window.input.toPlainText() == ""  # added, so cleared: nothing to re-add
     assert second.scheduler.next_due is not None
     assert second.preferences.threshold_days == 14
 
@@ -170,11 +172,13 @@ def test_export_json_is_the_cli_document_and_csv_has_cli_columns(
     assert set(document) == {"checked_at", "threshold_days", "results", "input_errors"}
     assert [r["domain"] for r in document["results"]] == ["a.test", "b.test"]
     assert document["results"][0]["status"] == "expiring"
+    assert document["results"][0]["group"] == ""
     assert document["input_errors"][0]["line"] == 3
     assert export(tmp_path / "out.csv")
     with open(tmp_path / "out.csv", newline="") as stream:
         rows = list(csv.DictReader(stream))
-    assert tuple(rows[0]) == CSV_FIELDS
+    # The check CSV's columns, with the group after the port.
+    assert tuple(rows[0]) == (*CSV_FIELDS[:3], "group", *CSV_FIELDS[3:])
     assert [r["domain"] for r in rows] == ["a.test", "b.test"]
     assert not export(tmp_path / "missing-dir" / "out.csv")
 
@@ -182,7 +186,11 @@ def test_export_json_is_the_cli_document_and_csv_has_cli_columns(
 def test_threshold_change_reclassifies_without_checking(make_app: Any) -> None:
     engine = FakeEngine()
     app = make_app(checker_factory=engine)
-    app.model.apply_results([make_result("a.test", days=45)])
+    result = make_result("a.test", days=45)
+    # A year-long certificate: the threshold, not its lifetime's share, decides.
+    assert result.tls is not None and result.tls.not_after is not None
+    tls = dataclasses.replace(result.tls, not_before=result.tls.not_after - timedelta(days=365))
+    app.model.apply_results([dataclasses.replace(result, tls=tls)])
     assert status_of(app, "a.test") == "Valid"
     app.window.threshold.setValue(60)
     assert status_of(app, "a.test") == "Expiring"
@@ -257,7 +265,7 @@ def test_tray_menu_is_rebuilt_when_shown(make_app: Any, qtbot: Any) -> None:
 def test_tray_icon_and_tooltip_follow_the_worst_status(make_app: Any) -> None:
     app = make_app(checker_factory=FakeEngine(), tray_available=True)
     app.model.apply_results([make_result("a.test", days=-1), make_result("b.test")])
-    app._refresh_summary()
+    app.refresh_summary()
     assert app.tray.icon.toolTip() == "Domain Check\n1 valid · 1 expired"
 
 

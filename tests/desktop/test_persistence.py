@@ -14,8 +14,11 @@ from tests.desktop.fakes import make_result
 
 
 def test_writer_saves_batches_in_order(tmp_path: Path) -> None:
+    from core.models import Target
+
     path = tmp_path / "watchlist.sqlite3"
-    Watchlist(path).close()
+    with Watchlist(path) as watchlist:  # results are only stored for watched targets
+        watchlist.add([Target("a.test"), Target("b.test")])
     writer = ResultsWriter(path)
     writer.save([make_result("a.test", days=50), make_result("b.test", days=60)])
     writer.save([make_result("a.test", days=5)])  # a newer result of the same target

@@ -17,6 +17,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from keyring.backends import fail
 from PySide6.QtCore import Qt, QTimer
@@ -26,9 +27,11 @@ from core.models import Target
 from core.secrets import TokenStore
 from desktop.reminders import (
     CODE_REJECTED_TEXT,
+    UNAUTHORIZED_TEXT,
     UNREACHABLE_TEXT,
     Page,
     RemindersDialog,
+    ReminderService,
     explain,
     extract_code,
 )
@@ -88,7 +91,7 @@ def reminders_app(
 ) -> Any:
     app = make_app(checker_factory=FakeEngine(), token_store=file_token_store)
     app.apply_preferences(app.preferences.__class__(backend_url=backend.url))
-    app._watch([Target(name) for name in WATCHED])
+    app.editor.watch([Target(name) for name in WATCHED])
     return app
 
 
@@ -111,8 +114,8 @@ def wait_idle(dialog: RemindersDialog, qtbot: Any) -> None:
 
 
 def request_code(dialog: RemindersDialog, qtbot: Any, email: str = EMAIL) -> None:
-    dialog.email_edit.setText(email)
-    assert click(qtbot, dialog.send_button) < 0.2  # the call runs off the GUI thread
+    dialog.email_page.email_edit.setText(email)
+    assert click(qtbot, dialog.email_page.send_button) < 0.2  # the call runs off the GUI thread
     wait_idle(dialog, qtbot)
 
 
@@ -142,6 +145,121 @@ def test_every_failure_says_what_to_do_next() -> None:
     assert "a..b.com (empty label)" in explain(invalid)
 
 
+# --------------------------------------------------------------------------- pages, offline
+
+
+Handler = Callable[[httpx.Request], httpx.Response]
+
+
+def offline_dialog(
+    qtbot: Any, tmp_path: Path, handler: Handler, *, token: str | None = "stored-token"
+) -> tuple[RemindersDialog, TokenStore]:
+    """The dialog against a scripted backend (``httpx.MockTransport``), settled."""
+    store = TokenStore(backend=fail.Keyring(), fallback_path=tmp_path / "token")
+    if token is not None:
+        store.save(token)
+
+    def client() -> BackendClient:
+        return BackendClient(
+            "http://backend.invalid", transport=httpx.MockTransport(handler), sleep=lambda _s: None
+        )
+
+    dialog = RemindersDialog(
+        ReminderService(token_store=store, client_factory=client),
+        watchlist=[(name, name) for name in WATCHED],
+        threshold_days=30,
+    )
+    qtbot.addWidget(dialog)
+    dialog.show()
+    qtbot.waitUntil(lambda: not dialog.busy, timeout=CALL_MS)
+    return dialog, store
+
+
+def unreachable(request: httpx.Request) -> httpx.Response:
+    raise httpx.ConnectError("no network in this test", request=request)
+
+
+SUBSCRIPTION_JSON = {
+    "email": "j***@example.org",
+    "domains": WATCHED,
+    "threshold_days": 30,
+    "details": [{"domain": name, "display": name, "last_status": "valid"} for name in WATCHED],
+}
+
+
+def test_without_a_stored_sign_in_the_dialog_starts_at_the_address(
+    qtbot: Any, tmp_path: Path
+) -> None:
+    def never(request: httpx.Request) -> httpx.Response:
+        raise AssertionError(f"no backend call expected: {request.url}")
+
+    dialog, _store = offline_dialog(qtbot, tmp_path, never, token=None)
+    assert dialog.page is Page.EMAIL
+    assert dialog.email_page.notice.isHidden()
+    assert dialog.focusWidget() is dialog.email_page.email_edit
+
+
+def test_an_unreachable_service_keeps_the_loading_page_with_try_again(
+    qtbot: Any, tmp_path: Path
+) -> None:
+    answers: list[Handler] = [unreachable]
+    dialog, _store = offline_dialog(qtbot, tmp_path, lambda request: answers[-1](request))
+    loading = dialog.loading_page
+    assert dialog.page is Page.LOADING
+    assert loading.label.text() == "Your reminders could not be loaded."
+    assert loading.notice.text() == UNREACHABLE_TEXT and loading.notice.kind == "error"
+    assert loading.retry_button.isVisible()
+
+    answers.append(lambda _request: httpx.Response(200, json=SUBSCRIPTION_JSON))
+    click(qtbot, loading.retry_button)
+    qtbot.waitUntil(lambda: dialog.page is Page.MANAGE, timeout=CALL_MS)
+    assert dialog.manage_page.watched_list.count() == len(WATCHED)
+    assert dialog.manage_page.difference_label.text() == "Your reminders match your watchlist."
+
+
+def test_a_sign_in_the_service_refuses_is_forgotten_and_step_one_says_why(
+    qtbot: Any, tmp_path: Path
+) -> None:
+    refused = httpx.Response(401, json={"detail": "the management token is invalid"})
+    dialog, store = offline_dialog(qtbot, tmp_path, lambda _request: refused)
+    qtbot.waitUntil(lambda: dialog.page is Page.EMAIL and not dialog.busy, timeout=CALL_MS)
+    assert dialog.email_page.notice.text() == UNAUTHORIZED_TEXT
+    assert dialog.email_page.notice.kind == "error"
+    assert store.load() is None
+    assert dialog.session.token is None
+
+
+def test_change_address_and_i_already_have_a_code_move_between_the_steps(
+    qtbot: Any, tmp_path: Path
+) -> None:
+    def code_sent(_request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, json={"status": "sent", "expires_in": 600, "resend_after": 0})
+
+    dialog, _store = offline_dialog(qtbot, tmp_path, code_sent, token=None)
+    assert not dialog.email_page.have_code_button.isVisible()  # no code sent yet
+    request_code(dialog, qtbot)
+    assert dialog.page is Page.CODE
+    assert EMAIL in dialog.code_page.intro.text() and "10 minutes" in dialog.code_page.intro.text()
+    click(qtbot, dialog.code_page.change_email_button)
+    assert dialog.page is Page.EMAIL
+    assert dialog.email_page.notice.isHidden()  # no stale "Sending a code…"
+    click(qtbot, dialog.email_page.have_code_button)
+    assert dialog.page is Page.CODE
+
+
+def test_the_watchlist_changing_while_open_updates_the_domains_offered(
+    qtbot: Any, tmp_path: Path
+) -> None:
+    dialog, _store = offline_dialog(qtbot, tmp_path, unreachable, token=None)
+    dialog.set_watchlist([("xn--bcher-kva.de", "bücher.de")])
+    assert dialog.code_page.checked_domains() == ["xn--bcher-kva.de"]
+    assert dialog.code_page.domain_list.item(0).text() == "bücher.de  (xn--bcher-kva.de)"
+    dialog.set_watchlist([])
+    assert "watchlist is empty" in dialog.code_page.notice.text()
+    dialog.set_watchlist([("example.com", "example.com")])
+    assert dialog.code_page.notice.isHidden()
+
+
 # --------------------------------------------------------------------------- end to end
 
 
@@ -152,55 +270,58 @@ def test_sign_up_manage_update_and_unsubscribe_through_the_dialog(
     dialog = open_dialog(app, qtbot)
     assert dialog.page is Page.EMAIL and not dialog.isModal()
 
-    dialog.email_edit.setText("not an address")
-    click(qtbot, dialog.send_button)
-    assert "Enter your email address" in dialog.email_notice.text()
+    dialog.email_page.email_edit.setText("not an address")
+    click(qtbot, dialog.email_page.send_button)
+    assert "Enter your email address" in dialog.email_page.notice.text()
 
     request_code(dialog, qtbot)
     assert dialog.page is Page.CODE
-    assert not dialog.resend_button.isEnabled()  # the resend countdown runs
-    assert dialog.resend_button.text().startswith("Send Again in ")
+    assert not dialog.code_page.resend_button.isEnabled()  # the resend countdown runs
+    assert dialog.code_page.resend_button.text().startswith("Send Again in ")
     backend.inbox.wait_for(1)
     assert backend.inbox.envelopes[0][1] == [EMAIL]
     code = backend.inbox.code()
 
     # Default: the whole watchlist, ticked. Paste the mail's line, spaced.
-    assert dialog.checked_domains() == WATCHED
-    dialog.code_edit.setText(f"Your Domain Check code: {code[:3]} {code[3:]}")
-    assert dialog.code_edit.text() == code
-    dialog.threshold.setValue(21)
-    click(qtbot, dialog.register_button)
+    assert dialog.code_page.checked_domains() == WATCHED
+    dialog.code_page.code_edit.setText(f"Your Domain Check code: {code[:3]} {code[3:]}")
+    assert dialog.code_page.code_edit.text() == code
+    dialog.code_page.threshold.setValue(21)
+    click(qtbot, dialog.code_page.register_button)
     qtbot.waitUntil(
         lambda: dialog.page is Page.MANAGE and dialog.subscription is not None, timeout=CALL_MS
     )
-    assert "j***@example.org" in dialog.manage_summary.text()
+    assert "j***@example.org" in dialog.manage_page.summary.text()
     assert dialog.subscription is not None
     assert set(dialog.subscription.domains) == set(WATCHED)
     assert dialog.subscription.threshold_days == 21
-    assert dialog.watched_list.count() == 2
+    assert dialog.manage_page.watched_list.count() == 2
     # No keyring here: the dialog says the sign-in is in a file.
-    assert "a file only you can read" in dialog.storage_label.text()
+    assert "a file only you can read" in dialog.manage_page.storage_label.text()
     assert file_token_store.load() is not None
     # The email is kept locally, for display.
     assert app.preferences.reminder_email == EMAIL
-    assert dialog.difference_label.text() == "Your reminders match your watchlist."
+    assert dialog.manage_page.difference_label.text() == "Your reminders match your watchlist."
 
     # The watchlist changes: the dialog offers an update, and asks first.
-    app._watch([Target("blog.example.net")])
-    assert "1 domain on your watchlist is not in your reminders" in dialog.difference_label.text()
-    click(qtbot, dialog.update_button)
-    assert dialog.confirm.isVisible()
-    assert "Replace the 2 domains" in dialog.confirm.question.text()
-    click(qtbot, dialog.confirm.yes)
+    app.editor.watch([Target("blog.example.net")])
+    assert (
+        "1 domain on your watchlist is not in your reminders"
+        in dialog.manage_page.difference_label.text()
+    )
+    click(qtbot, dialog.manage_page.update_button)
+    assert dialog.manage_page.confirm.isVisible()
+    assert "Replace the 2 domains" in dialog.manage_page.confirm.question.text()
+    click(qtbot, dialog.manage_page.confirm.yes)
     qtbot.waitUntil(
         lambda: dialog.subscription is not None and len(dialog.subscription.domains) == 3,
         timeout=CALL_MS,
     )
-    assert "now match" in dialog.manage_notice.text()
+    assert "now match" in dialog.manage_page.notice.text()
 
     # Threshold change.
-    dialog.manage_threshold.setValue(7)
-    click(qtbot, dialog.save_threshold_button)
+    dialog.manage_page.threshold.setValue(7)
+    click(qtbot, dialog.manage_page.save_threshold_button)
     qtbot.waitUntil(
         lambda: dialog.subscription is not None and dialog.subscription.threshold_days == 7,
         timeout=CALL_MS,
@@ -214,10 +335,10 @@ def test_sign_up_manage_update_and_unsubscribe_through_the_dialog(
     assert dialog.subscription is not None and len(dialog.subscription.domains) == 3
 
     # Unsubscribe, asked first.
-    click(qtbot, dialog.unsubscribe_button)
-    click(qtbot, dialog.confirm.yes)
+    click(qtbot, dialog.manage_page.unsubscribe_button)
+    click(qtbot, dialog.manage_page.confirm.yes)
     qtbot.waitUntil(lambda: dialog.page is Page.EMAIL and not dialog.busy, timeout=CALL_MS)
-    assert "unsubscribed" in dialog.email_notice.text()
+    assert "unsubscribed" in dialog.email_page.notice.text()
     assert file_token_store.load() is None
     assert app.preferences.reminder_email == ""
     # Our backend saw requests; with analytics off they carry no IDs.
@@ -232,29 +353,29 @@ def test_wrong_and_expired_codes_say_so_and_a_new_code_works(
     backend.inbox.wait_for(1)
     code = backend.inbox.code()
 
-    dialog.code_edit.setText("000000" if code != "000000" else "111111")
-    click(qtbot, dialog.register_button)
+    dialog.code_page.code_edit.setText("000000" if code != "000000" else "111111")
+    click(qtbot, dialog.code_page.register_button)
     wait_idle(dialog, qtbot)
-    assert dialog.code_notice.text() == CODE_REJECTED_TEXT
-    assert dialog.code_notice.kind == "error"
+    assert dialog.code_page.notice.text() == CODE_REJECTED_TEXT
+    assert dialog.code_page.notice.kind == "error"
     assert dialog.page is Page.CODE
 
     # Ten minutes later (on the backend's clock) the right code has expired too.
     backend.clock.advance(seconds=601)
-    dialog.code_edit.setText(code)
-    click(qtbot, dialog.register_button)
+    dialog.code_page.code_edit.setText(code)
+    click(qtbot, dialog.code_page.register_button)
     wait_idle(dialog, qtbot)
-    assert dialog.code_notice.text() == CODE_REJECTED_TEXT
+    assert dialog.code_page.notice.text() == CODE_REJECTED_TEXT
 
     # "Send again" (its countdown over) mails a new code, which works.
-    dialog._resend_at = 0
+    dialog.session.resend_at = 0
     dialog.tick()
-    click(qtbot, dialog.resend_button)
+    click(qtbot, dialog.code_page.resend_button)
     wait_idle(dialog, qtbot)
     backend.inbox.wait_for(2)
     new_code = backend.inbox.code(-1)
-    dialog.code_edit.setText(new_code)
-    click(qtbot, dialog.register_button)
+    dialog.code_page.code_edit.setText(new_code)
+    click(qtbot, dialog.code_page.register_button)
     qtbot.waitUntil(lambda: dialog.page is Page.MANAGE, timeout=CALL_MS)
 
 
@@ -263,24 +384,24 @@ def test_rate_limit_shows_a_countdown_and_blocks_sending_until_it_ends(
 ) -> None:
     now = [1000.0]
     dialog = open_dialog(reminders_app, qtbot)
-    dialog._clock = lambda: now[0]
+    dialog.session.clock = lambda: now[0]
     for number in range(3):  # the backend allows 3 codes an hour from one address
-        dialog._show(Page.EMAIL)
+        dialog.show_page(Page.EMAIL)
         request_code(dialog, qtbot, f"user{number}@example.org")
         assert dialog.page is Page.CODE
-    dialog._show(Page.EMAIL)
+    dialog.show_page(Page.EMAIL)
     request_code(dialog, qtbot, "user3@example.org")
     assert dialog.page is Page.EMAIL
-    assert dialog.email_notice.text().startswith("Too many requests. Try again in ")
-    assert dialog.email_notice.kind == "error"
-    assert not dialog.send_button.isEnabled()
-    assert dialog.send_button.text().startswith("Wait ")
-    assert dialog.countdown.isActive()
+    assert dialog.email_page.notice.text().startswith("Too many requests. Try again in ")
+    assert dialog.email_page.notice.kind == "error"
+    assert not dialog.email_page.send_button.isEnabled()
+    assert dialog.email_page.send_button.text().startswith("Wait ")
+    assert dialog.session.countdown.isActive()
 
     now[0] += 3600
     dialog.tick()
-    assert dialog.send_button.isEnabled()
-    assert dialog.email_notice.text() == "You can try again now."
+    assert dialog.email_page.send_button.isEnabled()
+    assert dialog.email_page.notice.text() == "You can try again now."
 
 
 def test_backend_down_is_said_inline_and_the_dialog_stays_responsive(
@@ -289,11 +410,11 @@ def test_backend_down_is_said_inline_and_the_dialog_stays_responsive(
     down = f"http://127.0.0.1:{free_port()}"  # nothing listens there
     app = make_app(checker_factory=FakeEngine(), token_store=file_token_store)
     app.apply_preferences(app.preferences.__class__(backend_url=down))
-    app._watch([Target("example.com")])
+    app.editor.watch([Target("example.com")])
     dialog = open_dialog(app, qtbot)
     request_code(dialog, qtbot)
-    assert dialog.email_notice.text() == UNREACHABLE_TEXT
-    assert dialog.page is Page.EMAIL and dialog.send_button.isEnabled()
+    assert dialog.email_page.notice.text() == UNREACHABLE_TEXT
+    assert dialog.page is Page.EMAIL and dialog.email_page.send_button.isEnabled()
 
 
 def test_a_hanging_backend_never_freezes_the_dialog_and_closing_mid_call_is_safe(
@@ -311,15 +432,15 @@ def test_a_hanging_backend_never_freezes_the_dialog_and_closing_mid_call_is_safe
     app = make_app(
         checker_factory=FakeEngine(), token_store=file_token_store, backend_client_factory=client
     )
-    app._watch([Target("example.com")])
+    app.editor.watch([Target("example.com")])
     dialog = open_dialog(app, qtbot)
-    dialog.email_edit.setText(EMAIL)
+    dialog.email_page.email_edit.setText(EMAIL)
     ticks: list[float] = []
     timer = QTimer()
     timer.timeout.connect(lambda: ticks.append(time.perf_counter()))
     timer.start(20)
-    assert click(qtbot, dialog.send_button) < 0.2
-    assert dialog.busy and not dialog.send_button.isEnabled()
+    assert click(qtbot, dialog.email_page.send_button) < 0.2
+    assert dialog.busy and not dialog.email_page.send_button.isEnabled()
     qtbot.wait(300)
     assert len(ticks) >= 5  # the event loop kept running during the call
     gaps = [b - a for a, b in itertools.pairwise(ticks)]

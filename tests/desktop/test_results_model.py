@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
+from datetime import timedelta
 from typing import Any
 
 from PySide6.QtCore import QEvent, QModelIndex, QObject, QRect, Qt
 from PySide6.QtWidgets import QApplication, QTableView
 
-from core.models import Status, Target
+from core.models import CheckResult, Registration, Status, Target
 from desktop.results_model import (
     CHANGED_RUN_ROWS,
     FILTER_ROLE,
@@ -20,8 +22,10 @@ from desktop.results_model import (
 from desktop.rows import (
     COLUMN_CERT_EXPIRES,
     COLUMN_COUNT,
-    COLUMN_DAYS_LEFT,
     COLUMN_DOMAIN,
+    COLUMN_GROUP,
+    COLUMN_ISSUER,
+    COLUMN_NEXT_EXPIRY,
     COLUMN_STATUS,
     NOT_CHECKED_LABEL,
     WatchRow,
@@ -30,7 +34,7 @@ from desktop.rows import (
     short_dn,
     sort_value,
 )
-from tests.desktop.fakes import make_result
+from tests.desktop.fakes import START, make_result
 
 
 def filled_model() -> ResultsModel:
@@ -56,7 +60,7 @@ def test_model_passes_qtmodeltester(qtmodeltester: Any) -> None:
     qtmodeltester.check(model, force_py=True)
     proxy = ResultsProxy()
     proxy.setSourceModel(model)
-    proxy.sort(COLUMN_DAYS_LEFT, Qt.SortOrder.AscendingOrder)
+    proxy.sort(COLUMN_NEXT_EXPIRY, Qt.SortOrder.AscendingOrder)
     qtmodeltester.check(proxy, force_py=True)
 
 
@@ -81,13 +85,14 @@ def test_display_values() -> None:
     assert cell(2, COLUMN_STATUS) == "Expired"
     assert cell(3, COLUMN_STATUS) == NOT_CHECKED_LABEL
     assert cell(4, COLUMN_DOMAIN) == "bücher.test"  # Unicode form
-    assert cell(1, COLUMN_DAYS_LEFT) == "9"
-    assert cell(3, COLUMN_DAYS_LEFT) == ""
+    assert cell(1, COLUMN_NEXT_EXPIRY) == "certificate in 9 days"
+    assert cell(3, COLUMN_NEXT_EXPIRY) == ""
     assert model.index(0, COLUMN_STATUS).data(Qt.ItemDataRole.DecorationRole) is not None
     assert isinstance(model.index(1, 0).data(ROW_ROLE), WatchRow)
     # Status is never colour alone: text + icon + colour.
     assert model.index(2, COLUMN_STATUS).data(Qt.ItemDataRole.ForegroundRole) is not None
-    assert "expired 3 days ago" in model.index(2, COLUMN_STATUS).data(Qt.ItemDataRole.ToolTipRole)
+    tooltip = model.index(2, COLUMN_STATUS).data(Qt.ItemDataRole.ToolTipRole)
+    assert tooltip == model.rows()[2].problem and "expired" in tooltip
 
 
 def proxy_column(proxy: ResultsProxy, column: int = COLUMN_DOMAIN) -> list[str]:
@@ -102,7 +107,7 @@ def test_sorting_uses_raw_values_not_strings() -> None:
     )
     proxy = ResultsProxy()
     proxy.setSourceModel(model)
-    proxy.sort(COLUMN_DAYS_LEFT, Qt.SortOrder.AscendingOrder)
+    proxy.sort(COLUMN_NEXT_EXPIRY, Qt.SortOrder.AscendingOrder)
     # As strings "-3" < "100" < "1,000" < "20" < "9"; as numbers:
     assert proxy_column(proxy) == ["d-3.test", "d9.test", "d20.test", "d100.test", "d1000.test"]
     proxy.sort(COLUMN_CERT_EXPIRES, Qt.SortOrder.DescendingOrder)
@@ -276,7 +281,7 @@ def test_counts_and_worst() -> None:
 
 
 def test_short_dn() -> None:
-    assert short_dn("CN=R11,O=Let's Encrypt,C=US") == "Let's Encrypt (R11)"
+    assert short_dn("CN=R11,O=Let's Encrypt,C=US") == "Let's Encrypt"  # the organisation
     assert short_dn("CN=Example CA") == "Example CA"
     assert short_dn("Let's Encrypt R11") == "Let's Encrypt R11"
     assert short_dn(None) == ""
@@ -318,11 +323,11 @@ def test_roles_the_model_does_not_answer_and_palette_changes(qtbot: Any) -> None
     index = model.index(2, COLUMN_STATUS)
     assert index.data(Qt.ItemDataRole.FontRole) is None
     assert index.data(Qt.ItemDataRole.BackgroundRole) is None
-    assert model.index(0, COLUMN_DAYS_LEFT).data(Qt.ItemDataRole.TextAlignmentRole) == int(
+    assert model.index(0, COLUMN_CERT_EXPIRES).data(Qt.ItemDataRole.TextAlignmentRole) == int(
         Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter
     )
-    assert model.index(0, COLUMN_DAYS_LEFT).data(Qt.ItemDataRole.ForegroundRole) is None
-    assert model.index(2, COLUMN_DAYS_LEFT).data(Qt.ItemDataRole.ForegroundRole) is not None
+    assert model.index(0, COLUMN_NEXT_EXPIRY).data(Qt.ItemDataRole.ForegroundRole) is None
+    assert model.index(2, COLUMN_NEXT_EXPIRY).data(Qt.ItemDataRole.ForegroundRole) is not None
     with qtbot.waitSignal(model.dataChanged) as changed:
         model.palette_changed()
     assert changed.args[2] == [Qt.ItemDataRole.ForegroundRole]
@@ -332,7 +337,7 @@ def test_streaming_results_re_sort_at_most_once_per_interval(qtbot: Any) -> None
     """A batch that only fills in rows must not re-lay out the table every time."""
     model = ResultsModel(resort_interval_ms=200)
     model.add_targets([Target("a.test"), Target("b.test"), Target("c.test")])
-    model.sort(COLUMN_DAYS_LEFT, Qt.SortOrder.AscendingOrder)
+    model.sort(COLUMN_NEXT_EXPIRY, Qt.SortOrder.AscendingOrder)
     layouts: list[int] = []
     model.layoutChanged.connect(lambda *_: layouts.append(1))
 
@@ -344,7 +349,7 @@ def test_streaming_results_re_sort_at_most_once_per_interval(qtbot: Any) -> None
     model.apply_results([make_result("b.test", days=1)])  # within the interval: waits
     model.apply_results([make_result("a.test", days=3)])
     assert order()[0] == "c.test" and len(layouts) == 1
-    assert model.index(order().index("b.test"), COLUMN_DAYS_LEFT).data() == "1"  # filled in
+    assert model.index(order().index("b.test"), COLUMN_NEXT_EXPIRY).data() == "certificate in 1 day"
     qtbot.waitUntil(lambda: order() == ["b.test", "a.test", "c.test"], timeout=2000)
     assert len(layouts) == 2  # both late batches cost one re-sort together
 
@@ -364,3 +369,169 @@ def test_row_values_made_elsewhere_are_what_the_row_would_compute() -> None:
     model.apply_results([results[0]], [values])
     assert model.index(0, COLUMN_STATUS).data() == "Made elsewhere"
     assert model.counts()[Status.EXPIRING] == 1
+
+
+# -- next expiry, groups, empty values, counts --------------------------------------
+
+
+def with_registration(result: CheckResult, days: float, registrar: str = "Reg") -> CheckResult:
+    expires = result.checked_at + timedelta(days=days)
+    registration = Registration(registrable_domain="x.test", expires=expires, registrar=registrar)
+    return dataclasses.replace(result, registration=registration)
+
+
+def test_next_expiry_names_what_expires_first() -> None:
+    cert_first = make_result("a.test", days=12)
+    reg_first = with_registration(make_result("b.test", days=200), days=5.5)
+    failed = with_registration(make_result("c.test", error="connection refused"), days=40)
+    past = dataclasses.replace(
+        make_result("d.test", days=90),
+        tls=dataclasses.replace(
+            make_result("d.test").tls,  # type: ignore[type-var]
+            not_after=START - timedelta(days=3, hours=1),
+        ),
+    )
+    soon = dataclasses.replace(
+        make_result("e.test"),
+        tls=dataclasses.replace(
+            make_result("e.test").tls,  # type: ignore[type-var]
+            not_after=START + timedelta(hours=10),
+        ),
+    )
+    texts = [WatchRow(r.target, r).texts[COLUMN_NEXT_EXPIRY] for r in (cert_first, reg_first)]
+    assert texts == ["certificate in 12 days", "registration in 5 days"]
+    assert WatchRow(failed.target, failed).texts[COLUMN_NEXT_EXPIRY] == ""  # error: no days
+    assert WatchRow(past.target, past).texts[COLUMN_NEXT_EXPIRY] == (
+        "certificate expired 3 days ago"  # 3 days and an hour, as people count
+    )
+    assert WatchRow(soon.target, soon).texts[COLUMN_NEXT_EXPIRY] == "certificate in 10 hours"
+    model = ResultsModel()
+    model.set_rows([(r.target, r) for r in (cert_first, reg_first)])
+    tip = model.index(1, COLUMN_NEXT_EXPIRY).data(Qt.ItemDataRole.ToolTipRole)
+    assert tip.startswith("The registration expires ")
+    # Coloured by the named component's own dates: 5 days is within the threshold.
+    assert model.index(1, COLUMN_NEXT_EXPIRY).data(Qt.ItemDataRole.ForegroundRole) is not None
+    assert model.index(0, COLUMN_NEXT_EXPIRY).data(Qt.ItemDataRole.ForegroundRole) is not None
+    model.set_rows([(cert_first.target, make_result("a.test", days=300))])
+    assert model.index(0, COLUMN_NEXT_EXPIRY).data(Qt.ItemDataRole.ForegroundRole) is None
+
+
+def test_empty_values_sort_last_in_both_directions() -> None:
+    model = ResultsModel()
+    model.set_rows(
+        [
+            (Target("none.test"), None),
+            (Target("far.test", group="Beta"), make_result("far.test", days=300)),
+            (Target("down.test"), make_result("down.test", error="timed out")),
+            (Target("near.test", group="acme"), make_result("near.test", days=3)),
+        ]
+    )
+    proxy = ResultsProxy()
+    proxy.setSourceModel(model)
+    for column in (COLUMN_NEXT_EXPIRY, COLUMN_CERT_EXPIRES, COLUMN_ISSUER):
+        proxy.sort(column, Qt.SortOrder.AscendingOrder)
+        assert proxy_column(proxy)[:2] in (["near.test", "far.test"], ["far.test", "near.test"])
+        assert sorted(proxy_column(proxy)[2:]) == ["down.test", "none.test"]
+        proxy.sort(column, Qt.SortOrder.DescendingOrder)
+        assert sorted(proxy_column(proxy)[2:]) == ["down.test", "none.test"], column
+    proxy.sort(COLUMN_NEXT_EXPIRY, Qt.SortOrder.DescendingOrder)
+    assert proxy_column(proxy)[:2] == ["far.test", "near.test"]
+    proxy.sort(COLUMN_GROUP, Qt.SortOrder.AscendingOrder)
+    assert proxy_column(proxy)[:2] == ["near.test", "far.test"]  # acme < Beta, any case
+    proxy.sort(COLUMN_GROUP, Qt.SortOrder.DescendingOrder)
+    assert proxy_column(proxy)[:2] == ["far.test", "near.test"]
+    assert sorted(proxy_column(proxy)[2:]) == ["down.test", "none.test"]
+
+
+def test_groups_show_filter_and_change(qtmodeltester: Any) -> None:
+    model = ResultsModel()
+    model.set_rows(
+        [
+            (Target("a.test", group="Acme"), make_result("a.test", days=5)),
+            (Target("b.test", group="Beta Ltd"), None),
+            (Target("c.test"), make_result("c.test", days=200)),
+        ]
+    )
+    qtmodeltester.check(model, force_py=True)
+    assert model.groups() == ["Acme", "Beta Ltd"]
+    assert [model.index(r, COLUMN_GROUP).data() for r in range(3)] == ["Acme", "Beta Ltd", ""]
+    proxy = ResultsProxy()
+    proxy.setSourceModel(model)
+    proxy.set_group("Acme")
+    assert proxy_column(proxy) == ["a.test"]
+    proxy.set_group("")
+    assert proxy_column(proxy) == ["c.test"]
+    proxy.set_group("Beta")  # a group name is matched whole, not as a prefix
+    assert proxy_column(proxy) == []
+    proxy.set_group("Beta Ltd")
+    proxy.set_statuses({None})
+    assert proxy_column(proxy) == ["b.test"]
+    proxy.set_statuses(None)
+    proxy.set_group(None)
+    proxy.set_text("beta l")  # the filter box searches groups too
+    assert proxy_column(proxy) == ["b.test"]
+    proxy.set_text("")
+
+    changed: list[tuple[int, int]] = []
+    model.dataChanged.connect(lambda tl, br, roles=(): changed.append((tl.row(), br.row())))
+    model.set_group([("c.test", 443), ("a.test", 443)], "Acme")
+    assert changed == [(0, 0), (2, 2)]
+    proxy.set_group("Acme")
+    assert sorted(proxy_column(proxy)) == ["a.test", "c.test"]
+    # A result made before the change (its target still in no group) keeps the group.
+    model.apply_results([make_result("c.test", days=100)])
+    assert model.rows()[2].group == "Acme"
+    values = row_values(make_result("c.test", days=100))
+    model.apply_results([make_result("c.test", days=100)], [values])
+    assert model.index(2, COLUMN_GROUP).data() == "Acme"
+    assert sorted(proxy_column(proxy)) == ["a.test", "c.test"]
+    model.set_group([("a.test", 443)], "")
+    assert model.groups() == ["Acme", "Beta Ltd"]  # c.test is still in Acme
+
+
+def test_shown_keys_are_the_filtered_rows_in_view_order() -> None:
+    model = filled_model()
+    proxy = ResultsProxy()
+    proxy.setSourceModel(model)
+    proxy.sort(COLUMN_DOMAIN, Qt.SortOrder.DescendingOrder)
+    proxy.set_statuses({Status.VALID, Status.EXPIRED})
+    assert proxy.shown_keys() == [
+        ("valid.test", 443),
+        ("gone.test", 443),
+        ("xn--bcher-kva.test", 443),  # bücher.test: sorted by the Unicode form
+    ]
+    assert proxy.is_filtered()
+    proxy.set_statuses(None)
+    assert not proxy.is_filtered() and len(proxy.shown_keys()) == 6
+
+
+def test_counts_changed_once_per_batch_and_status_counts() -> None:
+    model = filled_model()
+    emitted: list[int] = []
+    model.counts_changed.connect(lambda: emitted.append(1))
+    model.apply_results([make_result(f"n{i}.test", days=5) for i in range(40)])
+    assert emitted == [1]
+    assert model.status_count(Status.EXPIRING) == 41
+    assert model.status_count(None) == 1
+    model.add_targets([Target("new2.test")])
+    model.remove_keys([("new2.test", 443)])
+    model.set_threshold(3)
+    assert len(emitted) == 4
+    assert model.status_count(Status.EXPIRING) == 0  # 5 days > 3
+
+
+def test_group_filtered_proxy_passes_qtmodeltester(qtmodeltester: Any) -> None:
+    model = ResultsModel()
+    model.set_rows(
+        [
+            (Target("a.test", group="Acme"), make_result("a.test", days=5)),
+            (Target("b.test"), make_result("b.test", days=50)),
+        ]
+    )
+    proxy = ResultsProxy()
+    proxy.setSourceModel(model)
+    proxy.set_group("Acme")
+    qtmodeltester.check(proxy, force_py=True)  # keeps checking on every signal
+    model.set_group([("b.test", 443)], "Acme")
+    model.apply_results([make_result("c.test", days=1)])
+    assert proxy.rowCount() == 2

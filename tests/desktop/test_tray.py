@@ -34,12 +34,12 @@ def test_first_check_shortly_after_start_when_never_checked(
     due: list[int] = []
     sched.check_due.connect(lambda: due.append(1))
     sched.start()
-    assert timer.active and timer.interval_ms == TICK_INTERVAL_MS
+    # The first tick comes after STARTUP_DELAY, then the usual pace.
+    assert timer.active and timer.interval_ms == STARTUP_DELAY.total_seconds() * 1000
     assert sched.next_due == START + STARTUP_DELAY
-    timer.fire()
-    assert due == []
     clock.advance(STARTUP_DELAY)
     timer.fire()
+    assert timer.interval_ms == TICK_INTERVAL_MS
     assert due == [1]
     timer.fire()
     assert due == [1]  # not again every tick while the run goes on
@@ -78,6 +78,34 @@ def test_missed_run_after_sleep_happens_on_wake(
     clock.advance(20 * HOUR)  # the lid was closed; no ticks meanwhile
     timer.fire()
     assert woke == [20 * 3600]
+    assert due == [1]
+
+
+def test_startup_due_on_the_first_tick_only(clock: FakeClock, timer: FakeTimer) -> None:
+    sched = scheduler(clock, timer, last=START - HOUR)  # a full check is not due
+    started: list[int] = []
+    due: list[int] = []
+    sched.startup_due.connect(lambda: started.append(1))
+    sched.check_due.connect(lambda: due.append(1))
+    sched.start()
+    assert timer.interval_ms is not None and timer.interval_ms <= 15_000
+    clock.advance(STARTUP_DELAY)
+    timer.fire()
+    assert started == [1] and due == []
+    clock.advance(timedelta(minutes=1))
+    timer.fire()
+    assert started == [1]  # once per start
+
+
+def test_a_slightly_early_first_tick_still_runs_the_overdue_check(
+    clock: FakeClock, timer: FakeTimer
+) -> None:
+    sched = scheduler(clock, timer)  # never checked
+    due: list[int] = []
+    sched.check_due.connect(lambda: due.append(1))
+    sched.start()
+    clock.advance(STARTUP_DELAY - timedelta(milliseconds=400))  # coarse timers run early
+    timer.fire()
     assert due == [1]
 
 
@@ -123,16 +151,20 @@ def test_reminder_when_the_certificate_changes_but_still_needs_attention() -> No
 
 
 def test_notification_text() -> None:
-    one = reminder_for(None, make_result("a.test", days=-2))
+    expired = make_result("a.test", days=-2)
+    one = reminder_for(None, expired)
     assert one is not None
-    assert notification_text([one]) == (
-        "a.test is expired",
-        "a.test: certificate expired 2 days ago",
-    )
+    assert notification_text([one]) == ("a.test is expired", f"a.test: {expired.problem}")
+    assert "expired" in expired.problem
     many = [r for h in "abcdef" if (r := reminder_for(None, make_result(f"{h}.test", days=5)))]
     title, body = notification_text(many)
     assert title == "6 domains need attention"
-    assert body.splitlines()[-1] == "…and 2 more"
+    assert body.splitlines() == [
+        "a.test: certificate expires in 5 days",
+        "b.test: certificate expires in 5 days",
+        "c.test: certificate expires in 5 days",
+        "…and 3 more",
+    ]
 
 
 # -- reminders in the app: once per domain, status and day ----------------------------
@@ -145,11 +177,11 @@ def days_engine(days: dict[str, int], fingerprints: dict[str, str] | None = None
     )
 
 
-def run_check(app: Any, qtbot: Any) -> list[tuple[str, str]]:
+def run_check(app: Any, qtbot: Any, trigger: str = "scheduled") -> list[tuple[str, str]]:
     notes: list[tuple[str, str]] = []
     app.notified.connect(lambda title, body: notes.append((title, body)))
     with qtbot.waitSignal(app.check_finished, timeout=5000):
-        assert app.check_all()
+        assert app.check_all(trigger=trigger)
     # Reminders are recorded on the writer's thread; its answer is already posted
     # once the writer is idle, and the next processEvents delivers it.
     assert app.flush_writes()
@@ -165,7 +197,7 @@ def test_app_reminds_once_per_domain_status_and_day(
     fingerprints: dict[str, str] = {}
     app = make_app(checker_factory=days_engine(days, fingerprints), tray_available=True)
     shown: list[tuple[str, str]] = []
-    app.tray.notify = lambda title, body: shown.append((title, body))  # type: ignore[method-assign]
+    app.tray.notify = lambda title, body, icon=None: shown.append((title, body))  # type: ignore[method-assign]
     app.start()
     app._watch([Target("a.test"), Target("b.test")])
     assert run_check(app, qtbot) == []
@@ -196,7 +228,7 @@ def test_app_reminds_once_per_domain_status_and_day(
 def test_notification_click_opens_the_window_on_that_row(make_app: Any, qtbot: Any) -> None:
     days = {"a.test": 100, "b.test": 100, "c.test": 100}
     app = make_app(checker_factory=days_engine(days), tray_available=True)
-    app.tray.notify = lambda title, body: None  # type: ignore[method-assign]
+    app.tray.notify = lambda title, body, icon=None: None  # type: ignore[method-assign]
     app.start()
     app._watch([Target(h) for h in days])
     run_check(app, qtbot)
@@ -207,7 +239,7 @@ def test_notification_click_opens_the_window_on_that_row(make_app: Any, qtbot: A
     app.tray.icon.messageClicked.emit()
     assert app.window.isVisible()
     selected = app.window.selected_rows()
-    assert [row.target.host for row in selected] == ["b.test"]  # the worst one
+    assert sorted(row.target.host for row in selected) == ["b.test", "c.test"]  # those named
 
 
 def test_paused_or_disabled_reminders_stay_quiet(
@@ -215,7 +247,7 @@ def test_paused_or_disabled_reminders_stay_quiet(
 ) -> None:
     days = {"a.test": 5}
     app = make_app(checker_factory=days_engine(days), tray_available=True)
-    app.tray.notify = lambda title, body: None  # type: ignore[method-assign]
+    app.tray.notify = lambda title, body, icon=None: None  # type: ignore[method-assign]
     app.start()
     app._watch([Target("a.test")])
     app.tray.pause_requested.emit(True)

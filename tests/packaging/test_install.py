@@ -124,3 +124,60 @@ def test_install_refuses_without_a_bundle(tmp_path: Path, home: Path) -> None:
     assert result.returncode != 0
     assert "no app" in result.stderr
     assert not (home / ".local").exists()
+
+
+def login_entry(home: Path) -> Path:
+    return home / ".config" / "autostart" / "domaincheck.desktop"
+
+
+def test_uninstall_removes_the_login_entry_of_this_install(tmp_path: Path, home: Path) -> None:
+    from desktop.autostart import Autostart, launch_command
+
+    assert run(fake_release(tmp_path) / "install.sh", home).returncode == 0
+    installed = home / ".local" / "opt" / "DomainCheck" / "DomainCheck"
+    # What the frozen app itself writes at its first watched domain.
+    command = launch_command(frozen=True, executable=str(installed))
+    autostart = Autostart(
+        platform="linux", home=home, config_home=home / ".config", command=command
+    )
+    autostart.set_enabled(True)
+    assert autostart.location() == str(login_entry(home))
+
+    result = run(home / ".local" / "opt" / "DomainCheck" / "uninstall.sh", home)
+    assert result.returncode == 0, result.stderr
+    assert not login_entry(home).exists()
+    assert not installed.exists()
+
+
+def test_uninstall_keeps_another_installs_login_entry(tmp_path: Path, home: Path) -> None:
+    from desktop.autostart import Autostart
+
+    assert run(fake_release(tmp_path) / "install.sh", home).returncode == 0
+    other = [str(home / "src" / "domaincheck" / ".venv" / "bin" / "domaincheck-desktop")]
+    Autostart(platform="linux", home=home, config_home=home / ".config", command=other).set_enabled(
+        True
+    )
+    before = login_entry(home).read_text()
+
+    result = run(home / ".local" / "opt" / "DomainCheck" / "uninstall.sh", home)
+    assert result.returncode == 0, result.stderr
+    assert login_entry(home).read_text() == before  # it starts a source checkout, not us
+
+
+def test_uninstall_knows_the_install_by_its_resolved_path_too(tmp_path: Path) -> None:
+    from desktop.autostart import Autostart
+
+    real_home = tmp_path / "real-home"
+    real_home.mkdir()
+    home = tmp_path / "home-link"  # e.g. /home -> /usr/home
+    home.symlink_to(real_home)
+    assert run(fake_release(tmp_path) / "install.sh", home).returncode == 0
+    # A frozen app may see its own path with the links resolved.
+    resolved = real_home / ".local" / "opt" / "DomainCheck" / "DomainCheck"
+    Autostart(
+        platform="linux", home=home, config_home=home / ".config", command=[str(resolved)]
+    ).set_enabled(True)
+
+    result = run(home / ".local" / "opt" / "DomainCheck" / "uninstall.sh", home)
+    assert result.returncode == 0, result.stderr
+    assert not login_entry(home).exists()

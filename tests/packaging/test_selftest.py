@@ -103,3 +103,26 @@ def _check_broken() -> selftest.Outcome:
 
 
 _broken_check = _check_broken
+
+
+def test_the_resources_check_reports_a_bundled_bootstrap_or_its_absence(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A source checkout has no copy of IANA's file (fetched on first use); a build
+    may bundle one from ../shared/data/, which must then parse."""
+    from core import paths
+    from tests.helpers.rdap_server import write_bootstrap
+
+    outcome = selftest._check_resources()
+    assert outcome.ok
+    assert "no bundled RDAP bootstrap: fetched on first use" in outcome.detail
+
+    bundled = write_bootstrap(tmp_path / "iana-rdap-dns.json", {"com": "https://rdap.test/"})
+    real_resource = paths.resource
+    monkeypatch.setattr(
+        paths,
+        "resource",
+        lambda name: bundled if name == bundled.name else real_resource(name),
+    )
+    outcome = selftest._check_resources()
+    assert "RDAP bootstrap: 1 TLDs" in outcome.detail

@@ -113,7 +113,12 @@ def test_entry_point_calls_freeze_support_first() -> None:
 def test_resources_and_runtime_data_are_bundled(linux: dict[str, Any]) -> None:
     analysis = linux["_calls"]["Analysis"].kwargs
     bundled = {(Path(src).name, dest) for src, dest in analysis["datas"]}
-    assert ("iana-rdap-dns.json", "resources") in bundled
+    # IANA's bootstrap: bundled from ../shared/data/ when the building machine has it.
+    shared_copy = linux["SHARED_BOOTSTRAP"]
+    assert shared_copy == ROOT.parent / "shared" / "data" / "iana-rdap-dns.json"
+    assert (("iana-rdap-dns.json", "resources") in bundled) == shared_copy.is_file()
+    if shared_copy.is_file():
+        assert (str(shared_copy), "resources") in analysis["datas"]
     assert ("domaincheck.svg", "resources/icons") in bundled
     assert ("status-expired.svg", "resources/icons") in bundled
     assert ("tray-expiring-16.png", "resources/icons/tray") in bundled
@@ -193,3 +198,8 @@ def test_version_comes_from_core(linux: dict[str, Any]) -> None:
     import core
 
     assert linux["VERSION"] == core.__version__
+
+
+def test_no_copy_of_the_rdap_bootstrap_is_part_of_the_project() -> None:
+    """IANA's file is other people's data: fetched on first use, never committed."""
+    assert not (ROOT / "resources" / "iana-rdap-dns.json").exists()
