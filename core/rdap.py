@@ -30,7 +30,6 @@ import asyncio
 import contextlib
 import dataclasses
 import email.utils
-import functools
 import json
 import logging
 import math
@@ -60,6 +59,7 @@ from core.models import Registration, Target, utcnow
 from core.psl import is_public_suffix, registrable_domain
 from core.public_http import Resolver, origin_of, transport_for
 from core.registration_json import registration_from_json, registration_to_json
+from core.shared_lookups import SharedLookups
 from core.whois_parse import EPP_STATUSES
 
 __all__ = [
@@ -514,9 +514,8 @@ class RdapClient:
         self._server_slots: dict[str, asyncio.Semaphore] = {}
         #: Event-loop time before which a server asked us (Retry-After) not to call.
         self._server_not_before: dict[str, float] = {}
-        self._inflight: dict[str, asyncio.Task[Registration]] = {}
         #: domain → (reuse until, answer).
-        self._memo: dict[str, tuple[datetime, Registration]] = {}
+        self._lookups = SharedLookups(self._clock)
         self._closed = False
 
     @classmethod
@@ -557,10 +556,7 @@ class RdapClient:
         if self._closed:
             return
         self._closed = True
-        tasks = list(self._inflight.values())
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+        await self._lookups.cancel_all()
         await self._http.aclose()
 
     # ------------------------------------------------------------------ lookups
@@ -576,24 +572,12 @@ class RdapClient:
         if domain is None:
             reason = "is a public suffix" if is_public_suffix(target.host) else "is not a domain"
             return Registration(unknown=True, error=f"{target.display} {reason}")
-        memo = self._memo.get(domain)
-        if memo is not None and self._clock() < memo[0]:
-            return memo[1]
-        task = self._inflight.get(domain)
-        if task is None:
-            task = asyncio.ensure_future(self._lookup_domain(domain))
-            self._inflight[domain] = task
-            task.add_done_callback(functools.partial(self._forget_inflight, domain))
-        # shield: one impatient caller must not cancel the lookup the others share.
-        return await asyncio.shield(task)
-
-    def _forget_inflight(self, domain: str, task: asyncio.Task[Registration]) -> None:
-        if self._inflight.get(domain) is task:
-            del self._inflight[domain]
+        return await self._lookups.get(domain, self._lookup_domain)
 
     def _remember(self, domain: str, registration: Registration, seconds: float) -> Registration:
-        self._memo[domain] = (self._clock() + timedelta(seconds=seconds), registration)
-        return registration
+        return self._lookups.remember(
+            domain, self._clock() + timedelta(seconds=seconds), registration
+        )
 
     async def _lookup_domain(self, domain: str) -> Registration:
         cached = self._results.get(domain, self._clock())

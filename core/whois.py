@@ -34,7 +34,6 @@ from __future__ import annotations
 import asyncio
 import collections
 import contextlib
-import functools
 import json
 import logging
 import re
@@ -58,6 +57,7 @@ from core.config import (
 from core.errors import DnsFailure, ErrorKind, RdapError, network_cause
 from core.models import DEFAULT_THRESHOLD_DAYS, Registration, utcnow
 from core.registration_json import registration_from_json, registration_to_json
+from core.shared_lookups import SharedLookups
 from core.whois_gate import PROCESS_GATE, ServerTurn, WhoisGate
 from core.whois_parse import (
     NO_EXPIRY_TLDS,
@@ -283,8 +283,7 @@ class WhoisClient:
         self._server_gate = server_gate
         self._tld_servers: dict[str, tuple[str, int] | None] = {}
         self._tld_lock = asyncio.Lock()
-        self._inflight: dict[str, asyncio.Task[Registration]] = {}
-        self._memo: dict[str, tuple[datetime, Registration]] = {}
+        self._lookups = SharedLookups(self._clock)
         self._closed = False
         #: The latest queries sent, as ``(server, query)``: for tests and debugging.
         self.sent: collections.deque[tuple[str, str]] = collections.deque(maxlen=1_000)
@@ -322,10 +321,7 @@ class WhoisClient:
         if self._closed:
             return
         self._closed = True
-        tasks = list(self._inflight.values())
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+        await self._lookups.cancel_all()
 
     # ------------------------------------------------------------------ lookups
 
@@ -335,36 +331,24 @@ class WhoisClient:
         if self._closed:
             raise RuntimeError("WhoisClient is closed")
         domain = domain.lower().rstrip(".")
-        memo = self._memo.get(domain)
-        if memo is not None and self._clock() < memo[0]:
-            return memo[1]
-        task = self._inflight.get(domain)
-        if task is None:
-            task = asyncio.ensure_future(self._lookup_domain(domain))
-            self._inflight[domain] = task
-            task.add_done_callback(functools.partial(self._forget_inflight, domain))
-        return await asyncio.shield(task)
-
-    def _forget_inflight(self, domain: str, task: asyncio.Task[Registration]) -> None:
-        if self._inflight.get(domain) is task:
-            del self._inflight[domain]
+        return await self._lookups.get(domain, self._lookup_domain)
 
     async def _lookup_domain(self, domain: str) -> Registration:
         now = self._clock()
         cached = self._answers.get(domain, now)
         if cached is not None:
             until, registration = cached
-            self._memo[domain] = (until, registration)
+            self._lookups.remember(domain, until, registration)
             return registration
         try:
             registration = await self._ask(domain)
         except RdapError as exc:  # WhoisError, or a failing ``server_gate``
             failed = Registration(domain, error=str(exc), error_kind=exc.kind, method="whois")
-            self._memo[domain] = (now + timedelta(seconds=ERROR_MEMO_SECONDS), failed)
+            self._lookups.remember(domain, now + timedelta(seconds=ERROR_MEMO_SECONDS), failed)
             return failed
         until = self._reuse_until(registration, self._clock())
         self._answers.put(domain, registration, until)
-        self._memo[domain] = (until, registration)
+        self._lookups.remember(domain, until, registration)
         return registration
 
     def _reuse_until(self, registration: Registration, now: datetime) -> datetime:
